@@ -1,0 +1,310 @@
+//! Session identity: the token the visitor holds and the key the store sees.
+//!
+//! The cookie carries a [`SessionToken`]: 32 bytes (256 bits) from the operating system's
+//! CSPRNG, written as 43 characters of unpadded base64url. Stores never see it. They are keyed by
+//! a [`SessionKey`], the SHA-256 of the token in lowercase hex, so a dump of the store holds no
+//! credential a visitor could replay.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+const TOKEN_BYTES: usize = 32;
+/// Length of a token's text: 32 bytes in unpadded base64url.
+const TOKEN_CHARS: usize = 43;
+/// Length of a key's text: 32 bytes of SHA-256 in hex.
+const KEY_CHARS: usize = 64;
+
+/// Why a token or key text was rejected.
+///
+/// Parsing happens before any store call, so malformed input never reaches a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The text has the wrong number of characters.
+    Length {
+        /// How many characters were expected.
+        expected: usize,
+        /// How many were given.
+        found: usize,
+    },
+    /// The text holds a character outside the allowed alphabet (path separators included).
+    Alphabet {
+        /// Byte offset of the first offending character.
+        position: usize,
+    },
+    /// The text is not the canonical encoding of its bytes.
+    NotCanonical,
+    /// The operating system's random source failed.
+    Random(String),
+}
+
+impl fmt::Display for IdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdError::Length { expected, found } => {
+                write!(f, "expected {expected} characters, found {found}")
+            }
+            IdError::Alphabet { position } => {
+                write!(f, "character at byte {position} is not allowed")
+            }
+            IdError::NotCanonical => f.write_str("not a canonical encoding"),
+            IdError::Random(reason) => write!(f, "random source failed: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for IdError {}
+
+/// The secret a visitor presents in the session cookie.
+///
+/// Generated from the operating system's CSPRNG; parsed strictly. `Debug` never prints it.
+///
+/// ```
+/// use session_core::SessionToken;
+///
+/// let token = SessionToken::generate();
+/// assert_eq!(token.as_str().len(), 43);
+/// let again: SessionToken = token.as_str().parse().unwrap();
+/// assert_eq!(token.key(), again.key());
+///
+/// assert!("../../etc/passwd".parse::<SessionToken>().is_err());
+/// assert!("short".parse::<SessionToken>().is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// A fresh token of 256 random bits.
+    ///
+    /// # Panics
+    ///
+    /// Panics only if the operating system has no usable random source, where no secure
+    /// session can be issued at all; use [`SessionToken::try_generate`] to handle that case.
+    pub fn generate() -> Self {
+        match Self::try_generate() {
+            Ok(token) => token,
+            Err(err) => panic!("cannot issue a session token: {err}"),
+        }
+    }
+
+    /// A fresh token of 256 random bits, or the random source's error.
+    pub fn try_generate() -> Result<Self, IdError> {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        getrandom::fill(&mut bytes).map_err(|e| IdError::Random(e.to_string()))?;
+        Ok(SessionToken(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// Parses a token as it came from a cookie.
+    ///
+    /// Rejects a wrong length, any character outside `A-Z a-z 0-9 - _`, and text that is not
+    /// the canonical encoding of 32 bytes.
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        if text.len() != TOKEN_CHARS {
+            return Err(IdError::Length {
+                expected: TOKEN_CHARS,
+                found: text.len(),
+            });
+        }
+        if let Some(position) = text
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return Err(IdError::Alphabet { position });
+        }
+        // The strict decoder refuses non-zero trailing bits, so each token has one spelling.
+        match URL_SAFE_NO_PAD.decode(text) {
+            Ok(bytes) if bytes.len() == TOKEN_BYTES => Ok(SessionToken(text.to_owned())),
+            _ => Err(IdError::NotCanonical),
+        }
+    }
+
+    /// The token's text, as written into the cookie.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The store key derived from this token.
+    pub fn key(&self) -> SessionKey {
+        let digest = Sha256::digest(self.0.as_bytes());
+        SessionKey(hex::encode(digest))
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+impl FromStr for SessionToken {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SessionToken::parse(s)
+    }
+}
+
+/// The name a store keeps a session under: SHA-256 of the token, 64 lowercase hex characters.
+///
+/// Safe as a file name, a Redis key, a SQL value or a DynamoDB key: only `0-9 a-f`.
+///
+/// ```
+/// use session_core::{SessionKey, SessionToken};
+///
+/// let key = SessionToken::generate().key();
+/// assert_eq!(key.as_str().len(), 64);
+/// assert_eq!(SessionKey::parse(key.as_str()).unwrap(), key);
+/// assert!(SessionKey::parse("not-hex").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// Parses a key read back from a store (a file name, an index member ...).
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        if text.len() != KEY_CHARS {
+            return Err(IdError::Length {
+                expected: KEY_CHARS,
+                found: text.len(),
+            });
+        }
+        if let Some(position) = text
+            .bytes()
+            .position(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(IdError::Alphabet { position });
+        }
+        Ok(SessionKey(text.to_owned()))
+    }
+
+    /// A key for a fresh random token that nobody holds; handy in tests and tools.
+    pub fn random() -> Self {
+        SessionToken::generate().key()
+    }
+
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey({})", self.0)
+    }
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for SessionKey {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SessionKey::parse(s)
+    }
+}
+
+impl AsRef<str> for SessionKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for SessionKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        SessionKey::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn generated_tokens_are_distinct_and_parse() {
+        let tokens: HashSet<String> = (0..1000)
+            .map(|_| SessionToken::generate().as_str().to_owned())
+            .collect();
+        assert_eq!(tokens.len(), 1000);
+        for t in &tokens {
+            assert_eq!(SessionToken::parse(t).unwrap().as_str(), t);
+        }
+    }
+
+    #[test]
+    fn key_is_sha256_hex_of_token() {
+        let token = SessionToken::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        // SHA-256 of the 43 ASCII 'A's.
+        let expected = hex::encode(Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        assert_eq!(token.key().as_str(), expected);
+        assert_ne!(token.key().as_str(), token.as_str());
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected() {
+        let good = SessionToken::generate();
+        let g = good.as_str();
+        assert!(matches!(
+            SessionToken::parse(""),
+            Err(IdError::Length { found: 0, .. })
+        ));
+        assert!(matches!(
+            SessionToken::parse(&g[..42]),
+            Err(IdError::Length { .. })
+        ));
+        assert!(matches!(
+            SessionToken::parse(&format!("{g}A")),
+            Err(IdError::Length { .. })
+        ));
+        for bad in ['/', '\\', '.', '+', '=', ' ', '%', '\0'] {
+            let text = format!("{}{}", &g[..42], bad);
+            assert!(
+                matches!(SessionToken::parse(&text), Err(IdError::Alphabet { position: 42 })),
+                "{bad:?} accepted"
+            );
+        }
+        // Multi-byte characters change the byte length or fail the alphabet check.
+        let text = format!("{}é", &g[..41]);
+        assert!(SessionToken::parse(&text).is_err());
+        // 'B' at the end leaves non-zero trailing bits: not the canonical spelling.
+        let text = format!("{}B", &g[..42]);
+        let canonical = SessionToken::parse(&text).is_ok();
+        let last_bits_zero = URL_SAFE_NO_PAD.decode(&text).is_ok();
+        assert_eq!(canonical, last_bits_zero);
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let token = SessionToken::generate();
+        let shown = format!("{token:?}");
+        assert!(!shown.contains(token.as_str()));
+    }
+
+    #[test]
+    fn keys_parse_strictly() {
+        let key = SessionKey::random();
+        assert_eq!(SessionKey::parse(key.as_str()).unwrap(), key);
+        assert!(SessionKey::parse(&key.as_str().to_uppercase()).is_err());
+        assert!(SessionKey::parse(&format!("../{}", &key.as_str()[3..])).is_err());
+        let json = serde_json::to_string(&key).unwrap();
+        assert_eq!(serde_json::from_str::<SessionKey>(&json).unwrap(), key);
+        assert!(serde_json::from_str::<SessionKey>("\"zz\"").is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! The core of the session framework.
+//!
+//! A web application keeps per-visitor state between requests: who is logged in, a cart, a
+//! "Profile saved!" message shown once after a redirect. This crate defines how that state is
+//! identified, shaped and stored; driver crates store it in Redis, SQL databases, DynamoDB,
+//! files or the cookie itself.
+//!
+//! - [`SessionToken`] is the secret in the visitor's cookie; [`SessionKey`], its SHA-256, is
+//!   all a store ever sees.
+//! - [`Record`] is what a store keeps for one session: data, flash messages, timestamps, an
+//!   optional owner and a version.
+//! - [`SessionStore`] is the storage contract: load, create, version-checked save, touch,
+//!   delete, and the optional sweep and owner index declared in [`Capabilities`].
+//! - [`Codec`] turns records into bytes: [`MessagePack`] by default, or [`Json`]; either
+//!   reads what the other wrote.
+//! - [`Error`] is the one error type, with an [`ErrorKind`] to branch on.
+//! - [`MemoryStore`] keeps sessions in process memory.
+//!
+//! # Security
+//!
+//! Tokens carry 256 bits from the operating system's random source and are parsed strictly
+//! ([`SessionToken::parse`]) before any store is asked about them. Stores are keyed by the
+//! token's SHA-256, so reading a store's contents does not let anyone take over a session.
+//!
+//! # Concurrency
+//!
+//! Every record carries a version; [`SessionStore::save`] succeeds only if the stored version is
+//! still the one the record was loaded at, and fails with [`ErrorKind::Conflict`] otherwise. A
+//! save never brings back a record that was deleted in the meantime, which is what makes a
+//! logout stick against a concurrent request.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod codec;
+mod error;
+mod id;
+mod memory;
+mod record;
+mod store;
+
+pub use codec::{Codec, Format, Json, MessagePack};
+pub use error::{BoxError, Error, ErrorKind, Operation, Result};
+pub use id::{IdError, SessionKey, SessionToken};
+pub use memory::MemoryStore;
+pub use record::{Data, Record, Value};
+pub use store::{Capabilities, SessionStore};
+
+/// Re-exported so stores and users name the same time and trait-macro crates.
+pub use async_trait::async_trait;
+pub use chrono;

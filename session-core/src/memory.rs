@@ -1,0 +1,325 @@
+//! A store in process memory, for development, tests and single-process deployments.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::codec::{Codec, default_codec};
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::id::SessionKey;
+use crate::record::Record;
+use crate::store::{Capabilities, SessionStore};
+
+const NAME: &str = "memory";
+
+/// Sessions kept in this process's memory.
+///
+/// Records are stored encoded, exactly as a remote store would hold them, so what works here
+/// (sizes, value types, isolation between loads) works against a real backend. It offers every
+/// capability but sharing across processes: the owner index, a sweep of expired records, version
+/// checks, and an optional size limit. Expired records are never returned and are removed when
+/// met or swept.
+///
+/// Clones share the same sessions; [`MemoryStore::with_codec`] changes only the clone's codec.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use chrono::{Duration, Utc};
+/// use session_core::{MemoryStore, Record, SessionKey, SessionStore};
+///
+/// let store = MemoryStore::new();
+/// let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::minutes(30));
+/// record.insert("user", 7).unwrap();
+/// store.create(&record).await.unwrap();
+///
+/// let loaded = store.load(&record.key).await.unwrap().unwrap();
+/// assert_eq!(loaded.get::<u32>("user").unwrap(), Some(7));
+/// let v = store.save(&loaded).await.unwrap();
+/// assert_eq!(v, 1);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+    codec: Arc<dyn Codec>,
+    max_record_size: Option<usize>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<SessionKey, Entry>,
+    owners: HashMap<String, HashSet<SessionKey>>,
+}
+
+struct Entry {
+    bytes: Arc<[u8]>,
+    version: u64,
+    expires_at: DateTime<Utc>,
+    owner: Option<String>,
+}
+
+impl Entry {
+    fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
+    }
+}
+
+impl State {
+    /// The live entry under `key`; an expired one is removed on the way.
+    fn live(&mut self, key: &SessionKey, now: DateTime<Utc>) -> Option<&mut Entry> {
+        if self.entries.get(key).is_some_and(|e| !e.is_live(now)) {
+            self.remove(key);
+        }
+        self.entries.get_mut(key)
+    }
+
+    fn insert(&mut self, key: SessionKey, entry: Entry) {
+        if let Some(owner) = &entry.owner {
+            self.owners
+                .entry(owner.clone())
+                .or_default()
+                .insert(key.clone());
+        }
+        if let Some(old) = self.entries.insert(key.clone(), entry) {
+            self.unindex(&key, old.owner.as_deref(), true);
+        }
+    }
+
+    fn remove(&mut self, key: &SessionKey) -> bool {
+        match self.entries.remove(key) {
+            Some(old) => {
+                self.unindex(key, old.owner.as_deref(), false);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops `key` from `owner`'s set, unless `still_current` says the new entry has that owner.
+    fn unindex(&mut self, key: &SessionKey, owner: Option<&str>, still_current: bool) {
+        let Some(owner) = owner else { return };
+        if still_current
+            && self
+                .entries
+                .get(key)
+                .is_some_and(|e| e.owner.as_deref() == Some(owner))
+        {
+            return;
+        }
+        if let Some(keys) = self.owners.get_mut(owner) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.owners.remove(owner);
+            }
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store using the default codec (MessagePack).
+    pub fn new() -> Self {
+        MemoryStore {
+            state: Arc::default(),
+            codec: default_codec(),
+            max_record_size: None,
+        }
+    }
+
+    /// This store's sessions, read and written through `codec`.
+    pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Refuses records whose encoding passes `bytes` with [`ErrorKind::TooLarge`].
+    pub fn with_max_record_size(mut self, bytes: usize) -> Self {
+        self.max_record_size = Some(bytes);
+        self
+    }
+
+    /// How many records are held, expired ones not yet removed included.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code path panics while holding the lock, and every update leaves the maps
+        // consistent before the next statement, so a poisoned lock still holds good state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn encode(&self, record: &Record, operation: Operation) -> Result<Entry> {
+        let bytes = self
+            .codec
+            .encode(record)
+            .map_err(|e| e.with_store(NAME).with_operation(operation))?;
+        if let Some(limit) = self.max_record_size
+            && bytes.len() > limit
+        {
+            return Err(Error::new(ErrorKind::TooLarge, operation)
+                .with_store(NAME)
+                .with_context(format!(
+                    "record is {} bytes, the limit is {limit}",
+                    bytes.len()
+                )));
+        }
+        Ok(Entry {
+            bytes: bytes.into(),
+            version: record.version,
+            expires_at: record.expires_at,
+            owner: record.owner.clone(),
+        })
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("codec", &self.codec.name())
+            .field("max_record_size", &self.max_record_size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            owner_index: true,
+            native_ttl: false,
+            sweep: true,
+            conditional_writes: true,
+            shared: false,
+            max_record_size: self.max_record_size,
+        }
+    }
+
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+        let (bytes, version, expires_at) = {
+            let mut state = self.lock();
+            match state.live(key, Utc::now()) {
+                Some(e) => (e.bytes.clone(), e.version, e.expires_at),
+                None => return Ok(None),
+            }
+        };
+        let mut record = self
+            .codec
+            .decode(&bytes)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))?;
+        record.version = version;
+        record.expires_at = expires_at;
+        Ok(Some(record))
+    }
+
+    async fn create(&self, record: &Record) -> Result<()> {
+        let entry = self.encode(record, Operation::Create)?;
+        let mut state = self.lock();
+        if state.live(&record.key, Utc::now()).is_some() {
+            return Err(Error::already_exists(Operation::Create).with_store(NAME));
+        }
+        state.insert(record.key.clone(), entry);
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> Result<u64> {
+        let mut entry = self.encode(record, Operation::Save)?;
+        let mut state = self.lock();
+        let Some(current) = state.live(&record.key, Utc::now()) else {
+            return Err(Error::not_found(Operation::Save).with_store(NAME));
+        };
+        if current.version != record.version {
+            return Err(Error::conflict(Operation::Save)
+                .with_store(NAME)
+                .with_context(format!(
+                    "stored version is {}, the record was loaded at {}",
+                    current.version, record.version
+                )));
+        }
+        entry.version = current.version + 1;
+        let version = entry.version;
+        state.insert(record.key.clone(), entry);
+        Ok(version)
+    }
+
+    async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
+        let mut state = self.lock();
+        match state.live(key, Utc::now()) {
+            Some(entry) => {
+                entry.expires_at = expires_at;
+                Ok(())
+            }
+            None => Err(Error::not_found(Operation::Touch).with_store(NAME)),
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.lock().remove(key);
+        Ok(())
+    }
+
+    async fn sweep(&self) -> Result<u64> {
+        let now = Utc::now();
+        let mut state = self.lock();
+        let expired: Vec<SessionKey> = state
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.is_live(now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &expired {
+            state.remove(key);
+        }
+        Ok(expired.len() as u64)
+    }
+
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
+        let now = Utc::now();
+        let state = self.lock();
+        let Some(keys) = state.owners.get(owner) else {
+            return Ok(Vec::new());
+        };
+        let mut live: Vec<SessionKey> = keys
+            .iter()
+            .filter(|k| state.entries.get(*k).is_some_and(|e| e.is_live(now)))
+            .cloned()
+            .collect();
+        live.sort();
+        Ok(live)
+    }
+
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
+        let now = Utc::now();
+        let mut state = self.lock();
+        let keys: Vec<SessionKey> = state
+            .owners
+            .get(owner)
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut live = 0;
+        for key in keys {
+            if state.entries.get(&key).is_some_and(|e| e.is_live(now)) {
+                live += 1;
+            }
+            state.remove(&key);
+        }
+        Ok(live)
+    }
+}

@@ -1,0 +1,150 @@
+//! The record a store keeps for one session.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::id::SessionKey;
+
+/// A dynamic session value: string, number, boolean, null, array or map.
+pub use serde_json::Value;
+
+/// Session data: string keys to dynamic values, kept in key order.
+pub type Data = serde_json::Map<String, Value>;
+
+/// Everything a store keeps for one session.
+///
+/// Stores keep `version` and `expires_at` natively (a column, a hash field, a file header) so
+/// they can check versions and expire records without decoding them; after decoding they
+/// overwrite those two fields with the native values, which [`SessionStore::touch`] may have
+/// moved without rewriting the encoded bytes.
+///
+/// Timestamps are kept to at least millisecond precision by every store.
+///
+/// ```
+/// use chrono::{Duration, Utc};
+/// use session_core::{Record, SessionKey};
+///
+/// let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(2));
+/// record.insert("cart", vec![3, 5, 8]).unwrap();
+/// let cart: Vec<u32> = record.get("cart").unwrap().unwrap();
+/// assert_eq!(cart, [3, 5, 8]);
+/// assert_eq!(record.version, 0);
+/// ```
+///
+/// [`SessionStore::touch`]: crate::SessionStore::touch
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Record {
+    /// The key the store keeps this record under.
+    pub key: SessionKey,
+    /// The session's data.
+    #[serde(default)]
+    pub data: Data,
+    /// Flash messages waiting for the next request that loads this session.
+    #[serde(default)]
+    pub flash: Data,
+    /// When the session was first created.
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub created_at: DateTime<Utc>,
+    /// Idle expiry: the record is gone after this instant unless touched or saved.
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub expires_at: DateTime<Utc>,
+    /// Absolute deadline: the session ends here however active it is. The session handle never
+    /// sets `expires_at` past it.
+    #[serde(default, with = "chrono::serde::ts_microseconds_option")]
+    pub deadline: Option<DateTime<Utc>>,
+    /// The user the session belongs to, for listing and revoking a user's sessions.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The stored version this record was loaded at; saves are conditional on it.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Record {
+    /// A new, empty record at version 0, created now, expiring at `expires_at`.
+    pub fn new(key: SessionKey, expires_at: DateTime<Utc>) -> Self {
+        Record {
+            key,
+            data: Data::new(),
+            flash: Data::new(),
+            created_at: Utc::now(),
+            expires_at,
+            deadline: None,
+            owner: None,
+            version: 0,
+        }
+    }
+
+    /// Whether the record is expired at `now`.
+    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at <= now
+    }
+
+    /// The value under `key`, decoded as `T`; `None` when absent.
+    ///
+    /// A stored value of another shape gives an [`ErrorKind::Decode`] error.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.data.get(key) {
+            None => Ok(None),
+            Some(value) => T::deserialize(value).map(Some).map_err(|e| {
+                Error::new(ErrorKind::Decode, Operation::Decode)
+                    .with_context(format!("session value {key:?} has another type"))
+                    .with_source(e)
+            }),
+        }
+    }
+
+    /// Stores `value` under `key`, returning the previous value.
+    ///
+    /// A value serde cannot turn into a [`Value`] (a map with non-string keys, say) gives an
+    /// [`ErrorKind::Encode`] error and leaves the record unchanged.
+    pub fn insert<T: Serialize>(&mut self, key: impl Into<String>, value: T) -> Result<Option<Value>> {
+        let key = key.into();
+        let value = to_value(&key, value)?;
+        Ok(self.data.insert(key, value))
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.data.remove(key)
+    }
+}
+
+/// Turns `value` into a [`Value`], naming `key` in the error.
+pub(crate) fn to_value<T: Serialize>(key: &str, value: T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| {
+        Error::new(ErrorKind::Encode, Operation::Encode)
+            .with_context(format!("session value {key:?} cannot be stored"))
+            .with_source(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn typed_access_round_trips_and_reports_mismatch() {
+        let mut record = Record::new(SessionKey::random(), Utc::now());
+        assert_eq!(record.insert("n", 7u8).unwrap(), None);
+        assert_eq!(record.get::<u8>("n").unwrap(), Some(7));
+        assert_eq!(record.get::<u8>("missing").unwrap(), None);
+        let err = record.get::<String>("n").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        assert_eq!(record.remove("n"), Some(Value::from(7)));
+    }
+
+    #[test]
+    fn unencodable_value_is_an_encode_error_and_changes_nothing() {
+        let mut record = Record::new(SessionKey::random(), Utc::now());
+        let mut bad = HashMap::new();
+        bad.insert(vec![1u8], 1u8);
+        let err = record.insert("bad", bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Encode);
+        assert!(record.data.is_empty());
+    }
+}

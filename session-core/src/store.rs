@@ -1,0 +1,187 @@
+//! The storage contract every driver implements.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::id::SessionKey;
+use crate::record::Record;
+
+/// What a store can do beyond the required operations.
+///
+/// The conformance suite runs the cases a store's capabilities allow and reports the others as
+/// ignored, never as passed. Build one from [`Capabilities::default`] (nothing optional) and set
+/// the fields that apply:
+///
+/// ```
+/// use session_core::Capabilities;
+///
+/// let mut caps = Capabilities::default();
+/// caps.sweep = true;
+/// caps.owner_index = true;
+/// assert!(caps.conditional_writes);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// [`SessionStore::list_by_owner`] and [`SessionStore::delete_by_owner`] work.
+    pub owner_index: bool,
+    /// The backend deletes expired records by itself (Redis expiry, DynamoDB TTL).
+    pub native_ttl: bool,
+    /// [`SessionStore::sweep`] deletes expired records and says how many.
+    pub sweep: bool,
+    /// `save` is checked against the stored version and `create` against an existing key.
+    /// Only a store that keeps nothing server-side (a sealed cookie) lacks this.
+    pub conditional_writes: bool,
+    /// Several processes (or machines) pointing at the same backend see the same sessions.
+    pub shared: bool,
+    /// The largest encoded record the store accepts, when it has a limit.
+    pub max_record_size: Option<usize>,
+}
+
+impl Default for Capabilities {
+    /// Conditional writes, and nothing optional.
+    fn default() -> Self {
+        Capabilities {
+            owner_index: false,
+            native_ttl: false,
+            sweep: false,
+            conditional_writes: true,
+            shared: false,
+            max_record_size: None,
+        }
+    }
+}
+
+/// Storage for session records.
+///
+/// Object-safe, so stores can be boxed and stacked (`Box<dyn SessionStore>`,
+/// `Arc<dyn SessionStore>`, a cache in front of a backend). Every method is required: a default
+/// would silently bypass a wrapper's own behaviour. Stores are keyed by [`SessionKey`], never by
+/// the visitor's token.
+///
+/// Each method's `# Behavior` list is the contract; the conformance suite checks every bullet.
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// A short name for messages and logs (`"memory"`, `"redis"` ...).
+    fn name(&self) -> &str;
+
+    /// What this store can do beyond the required operations.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Loads the record stored under `key`.
+    ///
+    /// # Behavior
+    /// - Returns `None` when no record is stored under `key`.
+    /// - Returns `None` when the record's `expires_at` has passed, even if the backend has not
+    ///   removed it yet.
+    /// - Returns every field as stored, with `version` the currently stored version and
+    ///   `expires_at` as last set by `create`, `save` or `touch`.
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>>;
+
+    /// Stores a new record under `record.key`, at `record.version`.
+    ///
+    /// # Behavior
+    /// - Fails with [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) when a live
+    ///   record is stored under the key, and leaves that record unchanged.
+    /// - Succeeds when the only record under the key has expired, replacing it.
+    /// - Fails with [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) when the encoded record
+    ///   passes [`Capabilities::max_record_size`].
+    async fn create(&self, record: &Record) -> Result<()>;
+
+    /// Replaces the stored record, on condition that the stored version is `record.version`.
+    /// Returns the new stored version.
+    ///
+    /// # Behavior
+    /// - On success the stored version becomes a different, greater number (the old one plus
+    ///   one), which is returned; every field of `record` but `version` is stored as given.
+    /// - Fails with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the stored version
+    ///   differs, and leaves the stored record unchanged.
+    /// - Fails with [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the record is gone
+    ///   (deleted or expired), and does not bring it back.
+    async fn save(&self, record: &Record) -> Result<u64>;
+
+    /// Moves the idle expiry of the record under `key` to `expires_at`.
+    ///
+    /// # Behavior
+    /// - Changes neither the data nor the version.
+    /// - Fails with [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the record is gone
+    ///   (deleted or expired), and does not bring it back.
+    async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()>;
+
+    /// Deletes the record under `key`.
+    ///
+    /// # Behavior
+    /// - After it returns, `load` returns `None` and `save` fails with `NotFound`.
+    /// - Deleting a missing key succeeds.
+    async fn delete(&self, key: &SessionKey) -> Result<()>;
+
+    /// Deletes every expired record and returns how many it deleted.
+    ///
+    /// # Behavior
+    /// - Deletes expired records, and only those.
+    /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
+    ///   [`Capabilities::sweep`] is false.
+    async fn sweep(&self) -> Result<u64>;
+
+    /// The keys of the live sessions whose `owner` is `owner`.
+    ///
+    /// # Behavior
+    /// - Lists every live record saved or created with this owner, and no other.
+    /// - Omits deleted and expired records, and records whose owner changed.
+    /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
+    ///   [`Capabilities::owner_index`] is false.
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>>;
+
+    /// Deletes every session of `owner` ("log out everywhere") and returns how many it deleted.
+    ///
+    /// # Behavior
+    /// - Deletes every record of this owner; records of other owners are untouched.
+    /// - A concurrent `save` of a deleted record fails with `NotFound`.
+    /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
+    ///   [`Capabilities::owner_index`] is false.
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64>;
+}
+
+macro_rules! forward_store {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<S: SessionStore + ?Sized> SessionStore for $ty {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+            async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+                (**self).load(key).await
+            }
+            async fn create(&self, record: &Record) -> Result<()> {
+                (**self).create(record).await
+            }
+            async fn save(&self, record: &Record) -> Result<u64> {
+                (**self).save(record).await
+            }
+            async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
+                (**self).touch(key, expires_at).await
+            }
+            async fn delete(&self, key: &SessionKey) -> Result<()> {
+                (**self).delete(key).await
+            }
+            async fn sweep(&self) -> Result<u64> {
+                (**self).sweep().await
+            }
+            async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
+                (**self).list_by_owner(owner).await
+            }
+            async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
+                (**self).delete_by_owner(owner).await
+            }
+        }
+    )*};
+}
+
+forward_store!(Arc<S>, Box<S>);
