@@ -1,1 +1,11 @@
-fn main() {}
+//! The whole suite against `MemoryStore`, as a driver's `tests/conformance.rs` runs it.
+
+use session_conformance::Suite;
+use session_core::MemoryStore;
+
+fn main() -> std::process::ExitCode {
+    Suite::new("memory", |cx| async move {
+        Ok(cx.shared(MemoryStore::new).with_codec(cx.codec()))
+    })
+    .run()
+}

@@ -202,8 +202,10 @@ mod tests {
         r.insert("f", 1.5).unwrap();
         r.insert("b", true).unwrap();
         r.insert("n", ()).unwrap();
-        r.insert("a", json!([1, "two", [3.0], {"four": null}])).unwrap();
-        r.insert("m", json!({"nested": {"deep": [true, false]}})).unwrap();
+        r.insert("a", json!([1, "two", [3.0], {"four": null}]))
+            .unwrap();
+        r.insert("m", json!({"nested": {"deep": [true, false]}}))
+            .unwrap();
         r.flash.insert("status".into(), json!("Saved!"));
         r.deadline = Some(Utc::now() + Duration::hours(8));
         r.owner = Some("user-7".into());
@@ -245,7 +247,10 @@ mod tests {
         assert_eq!(format_of(&m).unwrap(), Format::MessagePack);
         assert_eq!(format_of(&j).unwrap(), Format::Json);
         assert!(same_to_the_microsecond(&Json.decode(&m).unwrap(), &record));
-        assert!(same_to_the_microsecond(&MessagePack.decode(&j).unwrap(), &record));
+        assert!(same_to_the_microsecond(
+            &MessagePack.decode(&j).unwrap(),
+            &record
+        ));
     }
 
     #[test]
@@ -256,7 +261,15 @@ mod tests {
 
     #[test]
     fn bad_headers_are_decode_errors() {
-        for bytes in [&b""[..], b"S", b"Sm", b"Xm\x01", b"Sz\x01", b"Sm\x09", b"Sj\x01"] {
+        for bytes in [
+            &b""[..],
+            b"S",
+            b"Sm",
+            b"Xm\x01",
+            b"Sz\x01",
+            b"Sm\x09",
+            b"Sj\x01",
+        ] {
             let err = decode_any(bytes).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Decode, "{bytes:?}");
         }

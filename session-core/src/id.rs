@@ -252,7 +252,9 @@ mod tests {
     fn key_is_sha256_hex_of_token() {
         let token = SessionToken::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
         // SHA-256 of the 43 ASCII 'A's.
-        let expected = hex::encode(Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        let expected = hex::encode(Sha256::digest(
+            b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ));
         assert_eq!(token.key().as_str(), expected);
         assert_ne!(token.key().as_str(), token.as_str());
     }
@@ -276,7 +278,10 @@ mod tests {
         for bad in ['/', '\\', '.', '+', '=', ' ', '%', '\0'] {
             let text = format!("{}{}", &g[..42], bad);
             assert!(
-                matches!(SessionToken::parse(&text), Err(IdError::Alphabet { position: 42 })),
+                matches!(
+                    SessionToken::parse(&text),
+                    Err(IdError::Alphabet { position: 42 })
+                ),
                 "{bad:?} accepted"
             );
         }

@@ -101,7 +101,11 @@ impl Record {
     ///
     /// A value serde cannot turn into a [`Value`] (a map with non-string keys, say) gives an
     /// [`ErrorKind::Encode`] error and leaves the record unchanged.
-    pub fn insert<T: Serialize>(&mut self, key: impl Into<String>, value: T) -> Result<Option<Value>> {
+    pub fn insert<T: Serialize>(
+        &mut self,
+        key: impl Into<String>,
+        value: T,
+    ) -> Result<Option<Value>> {
         let key = key.into();
         let value = to_value(&key, value)?;
         Ok(self.data.insert(key, value))

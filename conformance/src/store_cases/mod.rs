@@ -1,0 +1,17 @@
+//! Store-level cases: the contract of `SessionStore`, one case per documented behaviour.
+
+mod expiry;
+mod lifecycle;
+mod owner;
+mod values;
+
+use crate::case::Case;
+
+/// Every store-level case, in order.
+pub(crate) fn all() -> Vec<Case> {
+    let mut cases = lifecycle::all();
+    cases.extend(expiry::all());
+    cases.extend(owner::all());
+    cases.extend(values::all());
+    cases
+}

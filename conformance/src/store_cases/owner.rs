@@ -1,0 +1,172 @@
+//! The owner index: list and revoke all sessions of one user.
+
+use std::collections::BTreeSet;
+
+use session_core::{ErrorKind, Record, SessionKey, SessionStore};
+
+use super::lifecycle::must_load;
+use crate::case::{Fixture, cases, long_lived, short_lived, wait_past};
+use crate::check::{CaseResult, ensure, ensure_eq, expect_kind};
+
+cases!("store":
+    owner_index_lists_live_sessions_of_owner => OwnerIndex,
+    owner_index_forgets_deleted_and_expired => OwnerIndex,
+    owner_index_follows_owner_changes => OwnerIndex,
+    delete_by_owner_revokes_only_that_owner => OwnerIndex,
+    owner_index_without_capability_is_unsupported => NoOwnerIndex,
+);
+
+/// An owner name no other case uses, even against a shared backend.
+fn owner(tag: &str) -> String {
+    format!("{tag}-{}", &SessionKey::random().as_str()[..12])
+}
+
+fn owned(mut record: Record, owner: &str) -> Record {
+    record.owner = Some(owner.to_owned());
+    record
+}
+
+async fn listed(
+    store: &dyn SessionStore,
+    owner: &str,
+) -> Result<BTreeSet<SessionKey>, crate::check::CaseError> {
+    Ok(store.list_by_owner(owner).await?.into_iter().collect())
+}
+
+fn keys<'a>(records: impl IntoIterator<Item = &'a Record>) -> BTreeSet<SessionKey> {
+    records.into_iter().map(|r| r.key.clone()).collect()
+}
+
+async fn owner_index_lists_live_sessions_of_owner(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let (alice, bob) = (owner("alice"), owner("bob"));
+    let a1 = owned(long_lived(), &alice);
+    let a2 = owned(long_lived(), &alice);
+    let b1 = owned(long_lived(), &bob);
+    let anonymous = long_lived();
+    for r in [&a1, &a2, &b1, &anonymous] {
+        store.create(r).await?;
+    }
+    ensure_eq!(
+        listed(&*store, &alice).await?,
+        keys([&a1, &a2]),
+        "alice's sessions"
+    );
+    ensure_eq!(listed(&*store, &bob).await?, keys([&b1]), "bob's sessions");
+    ensure!(
+        listed(&*store, &owner("nobody")).await?.is_empty(),
+        "an unknown owner has sessions"
+    );
+    Ok(())
+}
+
+async fn owner_index_forgets_deleted_and_expired(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let alice = owner("alice");
+    let deleted = owned(long_lived(), &alice);
+    let expiring = owned(short_lived(), &alice);
+    let kept = owned(long_lived(), &alice);
+    for r in [&deleted, &expiring, &kept] {
+        store.create(r).await?;
+    }
+    store.delete(&deleted.key).await?;
+    wait_past(expiring.expires_at).await;
+    ensure_eq!(
+        listed(&*store, &alice).await?,
+        keys([&kept]),
+        "sessions listed after a delete and an expiry"
+    );
+    Ok(())
+}
+
+async fn owner_index_follows_owner_changes(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let (alice, bob) = (owner("alice"), owner("bob"));
+    let record = long_lived();
+    store.create(&record).await?;
+
+    let mut r = must_load(&*store, &record.key).await?;
+    r.owner = Some(alice.clone());
+    store.save(&r).await?;
+    ensure_eq!(
+        listed(&*store, &alice).await?,
+        keys([&record]),
+        "after logging in as alice"
+    );
+
+    let mut r = must_load(&*store, &record.key).await?;
+    r.owner = Some(bob.clone());
+    store.save(&r).await?;
+    ensure!(
+        listed(&*store, &alice).await?.is_empty(),
+        "alice still lists a session now owned by bob"
+    );
+    ensure_eq!(
+        listed(&*store, &bob).await?,
+        keys([&record]),
+        "after switching to bob"
+    );
+
+    let mut r = must_load(&*store, &record.key).await?;
+    r.owner = None;
+    store.save(&r).await?;
+    ensure!(
+        listed(&*store, &bob).await?.is_empty(),
+        "bob still lists a session after logging out"
+    );
+    Ok(())
+}
+
+async fn delete_by_owner_revokes_only_that_owner(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let (alice, bob) = (owner("alice"), owner("bob"));
+    let a1 = owned(long_lived(), &alice);
+    let a2 = owned(long_lived(), &alice);
+    let b1 = owned(long_lived(), &bob);
+    for r in [&a1, &a2, &b1] {
+        store.create(r).await?;
+    }
+    let mut in_flight = must_load(&*store, &a1.key).await?;
+
+    ensure_eq!(store.delete_by_owner(&alice).await?, 2, "sessions revoked");
+    ensure!(
+        store.load(&a1.key).await?.is_none(),
+        "a revoked session still loads"
+    );
+    ensure!(
+        store.load(&a2.key).await?.is_none(),
+        "a revoked session still loads"
+    );
+    must_load(&*store, &b1.key).await?;
+    ensure!(
+        listed(&*store, &alice).await?.is_empty(),
+        "revoked sessions still listed"
+    );
+
+    in_flight.insert("late", "write")?;
+    expect_kind(
+        store.save(&in_flight).await,
+        ErrorKind::NotFound,
+        "save of a revoked session",
+    )?;
+    ensure!(
+        store.load(&a1.key).await?.is_none(),
+        "a save brought a revoked session back"
+    );
+    Ok(())
+}
+
+async fn owner_index_without_capability_is_unsupported(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    expect_kind(
+        store.list_by_owner("alice").await,
+        ErrorKind::Unsupported,
+        "list by owner",
+    )?;
+    expect_kind(
+        store.delete_by_owner("alice").await,
+        ErrorKind::Unsupported,
+        "delete by owner",
+    )?;
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! The suite catches what it claims to catch: stores with one deliberate flaw each fail the
+//! cases named for that flaw, while the same wrapper without a flaw passes everything.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use session_conformance::{Outcome, Report, Suite};
+use session_core::chrono::{DateTime, Utc};
+use session_core::{
+    Capabilities, Error, ErrorKind, MemoryStore, Record, Result, SessionKey, SessionStore,
+    async_trait,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flaw {
+    None,
+    SaveIgnoresVersion,
+    SaveResurrects,
+    LoadReturnsExpired,
+    CreateOverwrites,
+    TouchResurrects,
+    TouchBumpsVersion,
+    SweepDeletesLiveRecords,
+    RevokeKeepsSessions,
+}
+
+/// A `MemoryStore` with one flaw, and a shadow copy of everything written to act it out.
+#[derive(Debug, Clone)]
+struct Broken {
+    inner: MemoryStore,
+    flaw: Flaw,
+    shadow: Arc<Mutex<HashMap<SessionKey, Record>>>,
+}
+
+impl Broken {
+    fn remember(&self, record: &Record) {
+        self.shadow
+            .lock()
+            .unwrap()
+            .insert(record.key.clone(), record.clone());
+    }
+}
+
+#[async_trait]
+impl SessionStore for Broken {
+    fn name(&self) -> &str {
+        "broken"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+        let loaded = self.inner.load(key).await?;
+        if loaded.is_none() && self.flaw == Flaw::LoadReturnsExpired {
+            return Ok(self.shadow.lock().unwrap().get(key).cloned());
+        }
+        Ok(loaded)
+    }
+
+    async fn create(&self, record: &Record) -> Result<()> {
+        if self.flaw == Flaw::CreateOverwrites {
+            self.inner.delete(&record.key).await?;
+        }
+        self.inner.create(record).await?;
+        self.remember(record);
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> Result<u64> {
+        let result = match self.flaw {
+            Flaw::SaveIgnoresVersion => {
+                let mut record = record.clone();
+                if let Some(current) = self.inner.load(&record.key).await? {
+                    record.version = current.version;
+                }
+                self.inner.save(&record).await
+            }
+            Flaw::SaveResurrects => match self.inner.save(record).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    self.inner.create(record).await.map(|()| record.version)
+                }
+                other => other,
+            },
+            _ => self.inner.save(record).await,
+        };
+        if result.is_ok() {
+            self.remember(record);
+        }
+        result
+    }
+
+    async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
+        match self.flaw {
+            Flaw::TouchResurrects => match self.inner.touch(key, expires_at).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    self.inner
+                        .create(&Record::new(key.clone(), expires_at))
+                        .await
+                }
+                other => other,
+            },
+            Flaw::TouchBumpsVersion => {
+                let Some(mut record) = self.inner.load(key).await? else {
+                    return Err(Error::not_found(session_core::Operation::Touch));
+                };
+                record.expires_at = expires_at;
+                self.inner.save(&record).await.map(|_| ())
+            }
+            _ => self.inner.touch(key, expires_at).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.inner.delete(key).await
+    }
+
+    async fn sweep(&self) -> Result<u64> {
+        if self.flaw == Flaw::SweepDeletesLiveRecords {
+            let keys: Vec<SessionKey> = self.shadow.lock().unwrap().keys().cloned().collect();
+            for key in &keys {
+                self.inner.delete(key).await?;
+            }
+            return Ok(self.inner.sweep().await? + keys.len() as u64);
+        }
+        self.inner.sweep().await
+    }
+
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
+        self.inner.list_by_owner(owner).await
+    }
+
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
+        if self.flaw == Flaw::RevokeKeepsSessions {
+            return Ok(self.inner.list_by_owner(owner).await?.len() as u64);
+        }
+        self.inner.delete_by_owner(owner).await
+    }
+}
+
+fn report(flaw: Flaw) -> Report {
+    Suite::new("broken", move |cx| async move {
+        let shared = cx.shared(|| Broken {
+            inner: MemoryStore::new(),
+            flaw,
+            shadow: Arc::default(),
+        });
+        Ok(Broken {
+            inner: shared.inner.with_codec(cx.codec()),
+            ..shared
+        })
+    })
+    .report()
+}
+
+/// Asserts every case in `expected` failed under `flaw`.
+fn assert_caught(flaw: Flaw, expected: &[&str]) {
+    let report = report(flaw);
+    let failed = report.failed();
+    for name in expected {
+        assert!(
+            failed.contains(name),
+            "{flaw:?}: {name} did not fail; outcome {:?}; failed: {failed:?}",
+            report.outcome(name)
+        );
+    }
+}
+
+#[test]
+fn the_wrapper_without_a_flaw_passes_every_case() {
+    let report = report(Flaw::None);
+    assert!(report.failed().is_empty(), "{:#?}", report.outcomes);
+    assert!(report.passed().len() >= 20, "{:#?}", report.outcomes);
+    assert!(matches!(
+        report.outcome("store::oversized_record_is_rejected"),
+        Some(Outcome::Ignored(_))
+    ));
+}
+
+#[test]
+fn a_save_that_ignores_the_version_is_caught() {
+    assert_caught(
+        Flaw::SaveIgnoresVersion,
+        &[
+            "store::save_with_stale_version_conflicts",
+            "store::concurrent_versioned_increments_lose_nothing",
+        ],
+    );
+}
+
+#[test]
+fn a_save_that_resurrects_is_caught() {
+    assert_caught(
+        Flaw::SaveResurrects,
+        &[
+            "store::save_after_delete_fails_and_does_not_resurrect",
+            "store::save_after_expiry_fails_and_does_not_resurrect",
+            "store::delete_by_owner_revokes_only_that_owner",
+        ],
+    );
+}
+
+#[test]
+fn a_load_that_returns_expired_records_is_caught() {
+    assert_caught(
+        Flaw::LoadReturnsExpired,
+        &["store::load_never_returns_expired_record"],
+    );
+}
+
+#[test]
+fn a_create_that_overwrites_is_caught() {
+    assert_caught(
+        Flaw::CreateOverwrites,
+        &["store::create_on_taken_key_fails_and_keeps_record"],
+    );
+}
+
+#[test]
+fn a_touch_that_resurrects_is_caught() {
+    assert_caught(
+        Flaw::TouchResurrects,
+        &[
+            "store::touch_after_delete_fails_and_does_not_resurrect",
+            "store::touch_after_expiry_fails_and_does_not_resurrect",
+        ],
+    );
+}
+
+#[test]
+fn a_touch_that_rewrites_the_record_is_caught() {
+    assert_caught(Flaw::TouchBumpsVersion, &["store::touch_moves_expiry_only"]);
+}
+
+#[test]
+fn a_sweep_that_deletes_live_records_is_caught() {
+    assert_caught(
+        Flaw::SweepDeletesLiveRecords,
+        &["store::sweep_removes_expired_and_only_expired"],
+    );
+}
+
+#[test]
+fn a_revocation_that_keeps_sessions_is_caught() {
+    assert_caught(
+        Flaw::RevokeKeepsSessions,
+        &["store::delete_by_owner_revokes_only_that_owner"],
+    );
+}
+
+fn unavailable() -> Suite {
+    Suite::new("absent", |_cx| async {
+        Err::<MemoryStore, _>(session_conformance::SetupError::skip("no server here"))
+    })
+}
+
+#[test]
+fn an_unavailable_backend_is_ignored_with_its_reason_never_passed() {
+    let report = unavailable().require_backend(false).report();
+    assert!(report.passed().is_empty());
+    assert!(report.failed().is_empty());
+    assert_eq!(report.ignored().len(), report.outcomes.len());
+    for (_, outcome) in &report.outcomes {
+        assert!(matches!(outcome, Outcome::Ignored(r) if r.contains("no server here")));
+    }
+}
+
+#[test]
+fn a_required_backend_that_is_unavailable_fails_every_case() {
+    let report = unavailable().require_backend(true).report();
+    assert_eq!(report.failed().len(), report.outcomes.len());
+}
