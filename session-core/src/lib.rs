@@ -15,6 +15,8 @@
 //!   reads what the other wrote.
 //! - [`Error`] is the one error type, with an [`ErrorKind`] to branch on.
 //! - [`MemoryStore`] keeps sessions in process memory.
+//! - [`Session`] is the per-request handle handlers use: get, insert, pull, increment, flash,
+//!   regenerate, invalidate ... with lazy loading and a change set replayed on conflicts.
 //!
 //! # Security
 //!
@@ -36,6 +38,7 @@ mod error;
 mod id;
 mod memory;
 mod record;
+mod session;
 mod store;
 
 pub use codec::{Codec, Format, Json, MessagePack};
@@ -43,6 +46,9 @@ pub use error::{BoxError, Error, ErrorKind, Operation, Result};
 pub use id::{IdError, SessionKey, SessionToken};
 pub use memory::MemoryStore;
 pub use record::{Data, Record, Value};
+#[cfg(feature = "axum")]
+pub use session::MissingSessionLayer;
+pub use session::{Committed, CookieAction, OnLoadError, Session, SessionConfig};
 pub use store::{Capabilities, SessionStore};
 
 /// Re-exported so stores and users name the same time and trait-macro crates.

@@ -1,0 +1,299 @@
+//! Writing a session back: save with replay on conflict, regenerate, invalidate, touch.
+
+use chrono::{DateTime, Utc};
+
+use super::{Session, State};
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::id::SessionToken;
+use crate::record::Record;
+use crate::session::change::Change;
+use crate::store::SessionStore;
+
+/// What the response must do with the session cookie.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CookieAction {
+    /// Send no `Set-Cookie`: the browser's cookie is still right (or there is none).
+    #[default]
+    Unchanged,
+    /// Set the cookie to `token`, expiring with the session at `expires_at`.
+    Set {
+        /// The token to send.
+        token: SessionToken,
+        /// When the session's idle expiry (or absolute deadline) falls.
+        expires_at: DateTime<Utc>,
+    },
+    /// Remove the cookie: the session ended, or the presented token named no live session.
+    Remove,
+}
+
+impl CookieAction {
+    /// The token to set, for [`CookieAction::Set`].
+    pub fn token(&self) -> Option<&SessionToken> {
+        match self {
+            CookieAction::Set { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+
+    /// `later` unless it leaves the cookie unchanged, in which case `self`.
+    fn then(self, later: CookieAction) -> CookieAction {
+        match later {
+            CookieAction::Unchanged => self,
+            later => later,
+        }
+    }
+}
+
+/// The result of [`Session::finish`], for the middleware that writes the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Committed {
+    /// What to do with the cookie.
+    pub cookie: CookieAction,
+    /// Whether the handler used the session at all (the response then varies by cookie).
+    pub accessed: bool,
+}
+
+/// How a write attempt ended when the session vanished under it.
+enum Written {
+    Stored(SessionToken, Record),
+    Gone,
+}
+
+impl Session {
+    /// Writes the session now, as the end of the request would, for handlers that must
+    /// persist before the response is sent. The end of the request then writes only what
+    /// changed after this call.
+    pub async fn commit(&self) -> Result<()> {
+        let mut state = self.inner.state.lock().await;
+        let action = self.commit_locked(&mut state).await?;
+        let pending = std::mem::take(&mut state.pending_cookie);
+        state.pending_cookie = pending.then(action);
+        Ok(())
+    }
+
+    /// Commits at the end of a request and says what to do with the cookie. Middleware calls
+    /// this once, after the handler.
+    pub async fn finish(&self) -> Result<Committed> {
+        let mut state = self.inner.state.lock().await;
+        let accessed = state.loaded && !self.is_detached();
+        let action = self.commit_locked(&mut state).await?;
+        let pending = std::mem::take(&mut state.pending_cookie);
+        Ok(Committed {
+            cookie: pending.then(action),
+            accessed,
+        })
+    }
+
+    async fn commit_locked(&self, state: &mut State) -> Result<CookieAction> {
+        let Some(store) = self.inner.store.clone() else {
+            return Ok(CookieAction::Unchanged);
+        };
+        if !state.loaded {
+            return Ok(CookieAction::Unchanged);
+        }
+        let mut action = CookieAction::Unchanged;
+        if let Some(key) = state.delete_on_commit.take() {
+            store.delete(&key).await?;
+            action = CookieAction::Remove;
+        }
+        let written = match state.base.take() {
+            Some((token, base)) if state.regenerate => Some(
+                self.regenerate_now(&*store, &token, base, &state.changes)
+                    .await?,
+            ),
+            Some((token, base)) if !state.changes.is_empty() => Some(
+                self.save_with_replay(&*store, token, base, &state.changes)
+                    .await?,
+            ),
+            Some((token, base)) => {
+                let (written, touched) = self.touch_if_due(&*store, token, base).await?;
+                if !touched {
+                    // Nothing was written: the browser's cookie is still right.
+                    if let Written::Stored(token, record) = written {
+                        state.base = Some((token, record));
+                    }
+                    return Ok(action);
+                }
+                Some(written)
+            }
+            None if !state.changes.is_empty() => self.create_fresh(&*store, &state.changes).await?,
+            None => None,
+        };
+        state.changes.clear();
+        state.regenerate = false;
+        match written {
+            Some(Written::Stored(token, record)) => {
+                // The stored flash is for the next request; this request's reads are unaffected.
+                state.view = Some(record.clone());
+                state.stale_cookie = false;
+                action = action.then(CookieAction::Set {
+                    token: token.clone(),
+                    expires_at: record.expires_at,
+                });
+                state.base = Some((token, record));
+            }
+            Some(Written::Gone) => {
+                tracing::info!(
+                    store = store.name(),
+                    "session ended by a concurrent request; this request's changes were dropped"
+                );
+                state.view = None;
+                action = action.then(CookieAction::Remove);
+            }
+            None if state.stale_cookie => {
+                state.stale_cookie = false;
+                action = action.then(CookieAction::Remove);
+            }
+            None => {}
+        }
+        Ok(action)
+    }
+
+    /// The idle expiry a write at `now` gives `record`, capped by its deadline.
+    fn expiry(&self, record: &Record, now: DateTime<Utc>) -> DateTime<Utc> {
+        let idle = chrono::Duration::from_std(self.inner.config.idle_timeout)
+            .unwrap_or(chrono::Duration::MAX);
+        let idle_expiry = now
+            .checked_add_signed(idle)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        match self.deadline(record) {
+            Some(deadline) => idle_expiry.min(deadline),
+            None => idle_expiry,
+        }
+    }
+
+    fn replay(&self, mut record: Record, changes: &[Change]) -> Record {
+        for change in changes {
+            change.apply(&mut record);
+        }
+        record.expires_at = self.expiry(&record, Utc::now());
+        record
+    }
+
+    /// Saves `base` with `changes`; on a conflict reloads, replays and tries again.
+    async fn save_with_replay(
+        &self,
+        store: &dyn SessionStore,
+        token: SessionToken,
+        base: Record,
+        changes: &[Change],
+    ) -> Result<Written> {
+        let key = token.key();
+        let mut current = base;
+        for _ in 0..=self.inner.config.max_retries {
+            let mut next = self.replay(current, changes);
+            match store.save(&next).await {
+                Ok(version) => {
+                    next.version = version;
+                    return Ok(Written::Stored(token, next));
+                }
+                Err(e) if e.kind() == ErrorKind::Conflict => match store.load(&key).await? {
+                    Some(latest) if !self.past_deadline(&latest, Utc::now()) => current = latest,
+                    _ => return Ok(Written::Gone),
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Written::Gone),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::conflict(Operation::Save)
+            .with_store(store.name().to_owned())
+            .with_context(format!(
+                "gave up after {} retries against concurrent writers",
+                self.inner.config.max_retries
+            )))
+    }
+
+    /// Moves the session to a new token: the new record is created before the old is deleted.
+    async fn regenerate_now(
+        &self,
+        store: &dyn SessionStore,
+        old: &SessionToken,
+        base: Record,
+        changes: &[Change],
+    ) -> Result<Written> {
+        let old_key = old.key();
+        // Start from the latest stored data, and respect a logout that happened meanwhile.
+        let latest = match store.load(&old_key).await? {
+            Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
+            _ => return Ok(Written::Gone),
+        };
+        let mut next = self.replay(latest, changes);
+        next.created_at = base.created_at;
+        let written = self.create_with_new_token(store, next).await?;
+        store.delete(&old_key).await?;
+        Ok(written)
+    }
+
+    /// Creates a new session holding `changes`, unless they leave nothing worth storing.
+    async fn create_fresh(
+        &self,
+        store: &dyn SessionStore,
+        changes: &[Change],
+    ) -> Result<Option<Written>> {
+        let now = Utc::now();
+        let mut record = Record::new(SessionToken::generate().key(), now);
+        record.deadline = self
+            .inner
+            .config
+            .absolute_timeout
+            .and_then(|t| chrono::Duration::from_std(t).ok())
+            .map(|t| now + t);
+        let record = self.replay(record, changes);
+        if !Change::stores_something(&record) {
+            return Ok(None);
+        }
+        self.create_with_new_token(store, record).await.map(Some)
+    }
+
+    async fn create_with_new_token(
+        &self,
+        store: &dyn SessionStore,
+        mut record: Record,
+    ) -> Result<Written> {
+        // A collision of 256-bit random tokens does not happen; the loop only keeps a broken
+        // random source from turning into an overwrite.
+        for _ in 0..3 {
+            let token = SessionToken::try_generate().map_err(|e| {
+                Error::new(ErrorKind::Backend, Operation::Create)
+                    .with_context("cannot generate a session token")
+                    .with_source(e)
+            })?;
+            record.key = token.key();
+            record.version = 0;
+            match store.create(&record).await {
+                Ok(()) => return Ok(Written::Stored(token, record)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::already_exists(Operation::Create)
+            .with_store(store.name().to_owned())
+            .with_context("three fresh session tokens collided; the random source is broken"))
+    }
+
+    /// Refreshes the idle expiry when it would move by at least the touch interval.
+    /// Returns whether the store was written.
+    async fn touch_if_due(
+        &self,
+        store: &dyn SessionStore,
+        token: SessionToken,
+        mut base: Record,
+    ) -> Result<(Written, bool)> {
+        let next = self.expiry(&base, Utc::now());
+        let interval = chrono::Duration::from_std(self.inner.config.touch_interval)
+            .unwrap_or(chrono::Duration::MAX);
+        if next - base.expires_at < interval {
+            return Ok((Written::Stored(token, base), false));
+        }
+        match store.touch(&token.key(), next).await {
+            Ok(()) => {
+                base.expires_at = next;
+                Ok((Written::Stored(token, base), true))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok((Written::Gone, true)),
+            Err(e) => Err(e),
+        }
+    }
+}

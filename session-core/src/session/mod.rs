@@ -1,0 +1,508 @@
+//! The per-request session handle.
+//!
+//! A [`Session`] is what a handler talks to. It loads lazily (no store call until the handler
+//! touches it), records what the handler does as a change set, and commits once at the end of
+//! the request. On a version conflict the commit reloads the record, replays the change set and
+//! saves again, so two concurrent requests that change different keys, or both increment one
+//! counter, lose nothing.
+//!
+//! # Flash messages
+//!
+//! Flash messages set with [`Session::flash`] are readable during the next request that loads
+//! the session, and gone after it (as in Laravel, AdonisJS and Rails). [`Session::now`] sets one
+//! for this request only. [`Session::reflash`] and [`Session::keep`] carry this request's
+//! messages one request further. Reading ([`Session::flash_get`]) does not consume a message;
+//! [`Session::take_flash`] removes it at once.
+//!
+//! # Identity
+//!
+//! A token from the cookie is adopted only if its record exists and is live. Otherwise the
+//! visitor gets a fresh session with a new token, created in the store only once it holds data.
+
+#[cfg(feature = "axum")]
+mod axum;
+mod change;
+mod commit;
+mod config;
+mod form;
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::id::{SessionKey, SessionToken};
+use crate::record::{Data, Record, Value, to_value};
+use crate::store::SessionStore;
+
+#[cfg(feature = "axum")]
+pub use self::axum::MissingSessionLayer;
+use change::Change;
+pub use commit::{Committed, CookieAction};
+pub use config::{OnLoadError, SessionConfig};
+
+/// The session of one request.
+///
+/// Cheap to clone: clones share the same state. Every data method is `async` because the first
+/// one loads the record.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use session_core::{MemoryStore, Session, SessionConfig};
+///
+/// let store = Arc::new(MemoryStore::new());
+/// let config = Arc::new(SessionConfig::default());
+///
+/// // First request: no cookie yet.
+/// let session = Session::new(store.clone(), config.clone(), None);
+/// session.insert("user", "ada").await?;
+/// session.flash("status", "Welcome back!").await?;
+/// let token = session.finish().await?.cookie.token().unwrap().as_str().to_owned();
+///
+/// // Next request, with the cookie the first one set.
+/// let session = Session::new(store.clone(), config.clone(), Some(&token));
+/// assert_eq!(session.get::<String>("user").await?.as_deref(), Some("ada"));
+/// assert_eq!(session.flash_get::<String>("status").await?.as_deref(), Some("Welcome back!"));
+/// session.finish().await?;
+///
+/// // The flash message was for one request only.
+/// let session = Session::new(store, config, Some(&token));
+/// assert!(!session.has_flash().await?);
+/// # Ok::<(), session_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` for a detached session.
+    store: Option<Arc<dyn SessionStore>>,
+    config: Arc<SessionConfig>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The token the request presented, if it parsed.
+    incoming: Option<SessionToken>,
+    /// The request presented a cookie (well-formed or not).
+    cookie_present: bool,
+    loaded: bool,
+    /// The live stored session: its token and the record as last loaded or written.
+    base: Option<(SessionToken, Record)>,
+    /// What the handler sees: the base record with the change set applied. Its `flash` holds
+    /// the messages for the next request.
+    view: Option<Record>,
+    changes: Vec<Change>,
+    /// Flash messages from the previous request, readable now.
+    flash_in: Data,
+    /// Flash messages for this request only.
+    flash_now: Data,
+    regenerate: bool,
+    /// The key of an invalidated session, deleted at commit.
+    delete_on_commit: Option<SessionKey>,
+    /// The presented cookie named no live session; tell the browser to drop it.
+    stale_cookie: bool,
+    /// What an explicit `commit` already decided about the cookie.
+    pending_cookie: CookieAction,
+}
+
+impl Session {
+    /// The session of a request that presented `cookie` (the cookie's value, if any).
+    ///
+    /// A malformed token is dropped here, before any store call.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        config: Arc<SessionConfig>,
+        cookie: Option<&str>,
+    ) -> Self {
+        let state = State {
+            incoming: cookie.and_then(|c| SessionToken::parse(c).ok()),
+            cookie_present: cookie.is_some(),
+            ..State::default()
+        };
+        Session {
+            inner: Arc::new(Inner {
+                store: Some(store),
+                config,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    /// A session for code that runs outside a request: reads are empty, writes are ignored,
+    /// and nothing is ever stored.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let session = session_core::Session::detached();
+    /// session.insert("ignored", 1).await.unwrap();
+    /// assert_eq!(session.get::<i32>("ignored").await.unwrap(), None);
+    /// # });
+    /// ```
+    pub fn detached() -> Self {
+        Session {
+            inner: Arc::new(Inner {
+                store: None,
+                config: Arc::default(),
+                state: Mutex::new(State {
+                    loaded: true,
+                    ..State::default()
+                }),
+            }),
+        }
+    }
+
+    /// Whether this is a [`Session::detached`] session.
+    pub fn is_detached(&self) -> bool {
+        self.inner.store.is_none()
+    }
+
+    /// The settings this session follows.
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    // ----- data -----------------------------------------------------------------------------
+
+    /// The value under `key` decoded as `T`, or `None`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.get_value(key).await? {
+            None => Ok(None),
+            Some(value) => decode(key, value).map(Some),
+        }
+    }
+
+    /// The value under `key` decoded as `T`, or `default` when absent.
+    pub async fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        Ok(self.get(key).await?.unwrap_or(default))
+    }
+
+    /// The raw value under `key`.
+    pub async fn get_value(&self, key: &str) -> Result<Option<Value>> {
+        let state = self.loaded().await?;
+        Ok(state.view.as_ref().and_then(|r| r.data.get(key).cloned()))
+    }
+
+    /// Whether `key` holds a value.
+    pub async fn has(&self, key: &str) -> Result<bool> {
+        let state = self.loaded().await?;
+        Ok(state
+            .view
+            .as_ref()
+            .is_some_and(|r| r.data.contains_key(key)))
+    }
+
+    /// All data (flash messages excluded).
+    pub async fn all(&self) -> Result<Data> {
+        let state = self.loaded().await?;
+        Ok(state
+            .view
+            .as_ref()
+            .map(|r| r.data.clone())
+            .unwrap_or_default())
+    }
+
+    /// Stores `value` under `key`.
+    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<()> {
+        let value = to_value(key, value)?;
+        self.change(Change::Set(key.to_owned(), value)).await
+    }
+
+    /// Removes `key`, returning its value.
+    pub async fn remove(&self, key: &str) -> Result<Option<Value>> {
+        let old = self.get_value(key).await?;
+        if old.is_some() {
+            self.change(Change::Remove(key.to_owned())).await?;
+        }
+        Ok(old)
+    }
+
+    /// Removes `key` and returns its value decoded as `T`.
+    pub async fn pull<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.remove(key).await? {
+            None => Ok(None),
+            Some(value) => decode(key, value).map(Some),
+        }
+    }
+
+    /// Adds `by` to the integer under `key` (0 when absent) and returns the new value.
+    ///
+    /// Concurrent increments of one key from different requests all count. A value that is not
+    /// an integer gives an [`ErrorKind::Decode`] error and changes nothing.
+    pub async fn increment(&self, key: &str, by: i64) -> Result<i64> {
+        let mut state = self.loaded().await?;
+        let current = match state.view.as_ref().and_then(|r| r.data.get(key)) {
+            None => 0,
+            Some(v) => v.as_i64().ok_or_else(|| {
+                Error::new(ErrorKind::Decode, Operation::Other)
+                    .with_context(format!("session value {key:?} is not an integer: {v}"))
+            })?,
+        };
+        let next = current.checked_add(by).ok_or_else(|| {
+            Error::new(ErrorKind::Encode, Operation::Other)
+                .with_context(format!("session value {key:?} would overflow"))
+        })?;
+        self.record_change(&mut state, Change::Increment(key.to_owned(), by));
+        Ok(next)
+    }
+
+    /// Subtracts `by` from the integer under `key` and returns the new value.
+    pub async fn decrement(&self, key: &str, by: i64) -> Result<i64> {
+        let by = by.checked_neg().ok_or_else(|| {
+            Error::new(ErrorKind::Encode, Operation::Other)
+                .with_context("decrement step is out of range")
+        })?;
+        self.increment(key, by).await
+    }
+
+    /// Drops all data and flash messages but keeps the session (and its token).
+    pub async fn clear(&self) -> Result<()> {
+        let mut state = self.loaded().await?;
+        state.flash_in.clear();
+        state.flash_now.clear();
+        self.record_change(&mut state, Change::Clear);
+        Ok(())
+    }
+
+    /// The user this session belongs to, as set by [`Session::set_owner`].
+    pub async fn owner(&self) -> Result<Option<String>> {
+        let state = self.loaded().await?;
+        Ok(state.view.as_ref().and_then(|r| r.owner.clone()))
+    }
+
+    /// Records which user the session belongs to (on login), or none (on logout), so the
+    /// store's owner index can list and revoke a user's sessions.
+    pub async fn set_owner(&self, owner: Option<&str>) -> Result<()> {
+        self.change(Change::Owner(owner.map(str::to_owned))).await
+    }
+
+    // ----- flash ----------------------------------------------------------------------------
+
+    /// Sets a flash message for the next request.
+    pub async fn flash<T: Serialize>(&self, key: &str, value: T) -> Result<()> {
+        let value = to_value(key, value)?;
+        self.change(Change::Flash(key.to_owned(), value)).await
+    }
+
+    /// Sets a flash message for this request only; it is never stored.
+    pub async fn now<T: Serialize>(&self, key: &str, value: T) -> Result<()> {
+        let value = to_value(key, value)?;
+        let mut state = self.loaded().await?;
+        if !self.is_detached() {
+            state.flash_now.insert(key.to_owned(), value);
+        }
+        Ok(())
+    }
+
+    /// Keeps every flash message of this request for the next one too.
+    pub async fn reflash(&self) -> Result<()> {
+        let mut state = self.loaded().await?;
+        let keys: Vec<String> = state.flash_in.keys().cloned().collect();
+        self.keep_locked(&mut state, keys);
+        Ok(())
+    }
+
+    /// Keeps the named flash messages of this request for the next one too.
+    pub async fn keep(&self, keys: &[&str]) -> Result<()> {
+        let mut state = self.loaded().await?;
+        self.keep_locked(&mut state, keys.iter().map(|k| (*k).to_owned()).collect());
+        Ok(())
+    }
+
+    fn keep_locked(&self, state: &mut State, keys: Vec<String>) {
+        for key in keys {
+            let outgoing = state
+                .view
+                .as_ref()
+                .is_some_and(|r| r.flash.contains_key(&key));
+            if let Some(value) = state.flash_in.get(&key).cloned()
+                && !outgoing
+            {
+                self.record_change(state, Change::Flash(key, value));
+            }
+        }
+    }
+
+    /// This request's flash message under `key` (set with `now`, or flashed by the previous
+    /// request), decoded as `T`, without consuming it.
+    pub async fn flash_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let state = self.loaded().await?;
+        match state.flash_now.get(key).or_else(|| state.flash_in.get(key)) {
+            None => Ok(None),
+            Some(value) => decode(key, value.clone()).map(Some),
+        }
+    }
+
+    /// Removes this request's flash message under `key` and returns it decoded as `T`.
+    pub async fn take_flash<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let mut state = self.loaded().await?;
+        let now = state.flash_now.remove(key);
+        let incoming = state.flash_in.remove(key);
+        match now.or(incoming) {
+            None => Ok(None),
+            Some(value) => decode(key, value).map(Some),
+        }
+    }
+
+    /// All of this request's flash messages, without consuming them.
+    pub async fn flash_messages(&self) -> Result<Data> {
+        let state = self.loaded().await?;
+        let mut all = state.flash_in.clone();
+        all.extend(state.flash_now.clone());
+        Ok(all)
+    }
+
+    /// Removes and returns all of this request's flash messages.
+    pub async fn take_all_flash(&self) -> Result<Data> {
+        let mut state = self.loaded().await?;
+        let mut all = std::mem::take(&mut state.flash_in);
+        all.extend(std::mem::take(&mut state.flash_now));
+        Ok(all)
+    }
+
+    /// Whether this request has any flash message.
+    pub async fn has_flash(&self) -> Result<bool> {
+        let state = self.loaded().await?;
+        Ok(!state.flash_in.is_empty() || !state.flash_now.is_empty())
+    }
+
+    // ----- identity -------------------------------------------------------------------------
+
+    /// Moves the session to a new token at commit, keeping its data; the old token stops
+    /// working once the new record exists. Call it on login to prevent session fixation.
+    pub async fn regenerate(&self) -> Result<()> {
+        let mut state = self.loaded().await?;
+        if state.base.is_some() {
+            state.regenerate = true;
+        }
+        Ok(())
+    }
+
+    /// Ends the session: its data and token are dropped and its record deleted at commit
+    /// (log out). Writes after this start a new session with a new token.
+    pub async fn invalidate(&self) -> Result<()> {
+        let mut state = self.loaded().await?;
+        if let Some((token, _)) = state.base.take() {
+            state.delete_on_commit = Some(token.key());
+        }
+        state.view = None;
+        state.changes.clear();
+        state.flash_in.clear();
+        state.flash_now.clear();
+        state.regenerate = false;
+        Ok(())
+    }
+
+    // ----- internals ------------------------------------------------------------------------
+
+    /// The state, loaded on first use.
+    async fn loaded(&self) -> Result<MutexGuard<'_, State>> {
+        let mut state = self.inner.state.lock().await;
+        if !state.loaded {
+            self.load(&mut state).await?;
+        }
+        Ok(state)
+    }
+
+    async fn load(&self, state: &mut State) -> Result<()> {
+        let Some(store) = &self.inner.store else {
+            state.loaded = true;
+            return Ok(());
+        };
+        let Some(token) = state.incoming.clone() else {
+            state.loaded = true;
+            state.stale_cookie = state.cookie_present;
+            return Ok(());
+        };
+        let key = token.key();
+        let loaded = match store.load(&key).await {
+            Ok(loaded) => loaded,
+            Err(err) if self.inner.config.on_load_error == OnLoadError::StartFresh => {
+                tracing::warn!(store = store.name(), error = %err, "session load failed; starting a fresh session");
+                state.loaded = true;
+                return Ok(());
+            }
+            Err(err) => return Err(err),
+        };
+        state.loaded = true;
+        match loaded {
+            Some(record) if !self.past_deadline(&record, Utc::now()) => {
+                state.flash_in = record.flash.clone();
+                let mut view = record.clone();
+                if !state.flash_in.is_empty() {
+                    let age = Change::AgeFlash(state.flash_in.clone());
+                    age.apply(&mut view);
+                    state.changes.push(age);
+                }
+                state.view = Some(view);
+                state.base = Some((token, record));
+            }
+            Some(_) => {
+                // Past its absolute deadline: end it now rather than wait for the idle expiry.
+                store.delete(&key).await?;
+                state.stale_cookie = true;
+            }
+            None => state.stale_cookie = true,
+        }
+        Ok(())
+    }
+
+    async fn change(&self, change: Change) -> Result<()> {
+        let mut state = self.loaded().await?;
+        self.record_change(&mut state, change);
+        Ok(())
+    }
+
+    fn record_change(&self, state: &mut State, change: Change) {
+        if self.is_detached() {
+            return;
+        }
+        let view = state
+            .view
+            .get_or_insert_with(|| Record::new(SessionKey::random(), Utc::now()));
+        change.apply(view);
+        state.changes.push(change);
+    }
+
+    /// The instant the session ends however active it is, if any.
+    fn deadline(&self, record: &Record) -> Option<DateTime<Utc>> {
+        let configured = self
+            .inner
+            .config
+            .absolute_timeout
+            .and_then(|t| chrono::Duration::from_std(t).ok())
+            .map(|t| record.created_at + t);
+        match (record.deadline, configured) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn past_deadline(&self, record: &Record, now: DateTime<Utc>) -> bool {
+        self.deadline(record).is_some_and(|d| d <= now)
+    }
+}
+
+fn decode<T: DeserializeOwned>(key: &str, value: Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| {
+        Error::new(ErrorKind::Decode, Operation::Decode)
+            .with_context(format!("session value {key:?} has another type"))
+            .with_source(e)
+    })
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("store", &self.inner.store.as_ref().map(|s| s.name()))
+            .finish_non_exhaustive()
+    }
+}

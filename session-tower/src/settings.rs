@@ -1,0 +1,445 @@
+//! Settings from environment variables and a TOML file, the environment winning.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cookie::SameSite;
+use session_core::{Error, SessionConfig, SessionStore};
+
+use crate::cookie::CookieConfig;
+use crate::layer::{CommitOn, SessionLayer};
+
+/// Which storage driver a deployment uses. The application maps it to a store; see the
+/// driver crates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Driver {
+    /// In process memory (`memory`).
+    Memory,
+    /// Sealed in the cookie (`cookie`).
+    Cookie,
+    /// Files on local disk (`file`).
+    File,
+    /// Redis (`redis`).
+    Redis,
+    /// A SQL database (`database`).
+    Database,
+    /// DynamoDB (`dynamodb`).
+    DynamoDb,
+}
+
+impl FromStr for Driver {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "memory" => Driver::Memory,
+            "cookie" => Driver::Cookie,
+            "file" => Driver::File,
+            "redis" => Driver::Redis,
+            "database" => Driver::Database,
+            "dynamodb" => Driver::DynamoDb,
+            _ => {
+                return Err(
+                    "expected one of memory, cookie, file, redis, database, dynamodb".into(),
+                );
+            }
+        })
+    }
+}
+
+/// Every setting: its key in the file and its environment variable.
+const KEYS: &[(&str, &str)] = &[
+    ("driver", "SESSION_DRIVER"),
+    ("lifetime", "SESSION_LIFETIME"),
+    ("absolute_lifetime", "SESSION_ABSOLUTE_LIFETIME"),
+    ("touch_interval", "SESSION_TOUCH_INTERVAL"),
+    ("expire_on_close", "SESSION_EXPIRE_ON_CLOSE"),
+    ("cookie_name", "SESSION_COOKIE_NAME"),
+    ("secure_cookie", "SESSION_SECURE_COOKIE"),
+    ("same_site", "SESSION_SAME_SITE"),
+    ("http_only", "SESSION_HTTP_ONLY"),
+    ("path", "SESSION_PATH"),
+    ("domain", "SESSION_DOMAIN"),
+    ("host_prefix", "SESSION_HOST_PREFIX"),
+    ("commit_on", "SESSION_COMMIT_ON"),
+    ("files_path", "SESSION_FILES_PATH"),
+    ("redis_url", "SESSION_REDIS_URL"),
+    ("database_url", "SESSION_DATABASE_URL"),
+    ("dynamodb_table", "SESSION_DYNAMODB_TABLE"),
+    ("dynamodb_endpoint", "SESSION_DYNAMODB_ENDPOINT"),
+];
+
+/// The deployment's session settings.
+///
+/// Read them with [`Settings::load`]: a TOML file (optional) and then `SESSION_*` environment
+/// variables, the environment winning. Keys and variables:
+///
+/// | file key | variable | value | default |
+/// |---|---|---|---|
+/// | `driver` | `SESSION_DRIVER` | `memory`, `cookie`, `file`, `redis`, `database`, `dynamodb` | `memory` |
+/// | `lifetime` | `SESSION_LIFETIME` | idle timeout: minutes, or a number with `s`, `m`, `h`, `d` | `120` |
+/// | `absolute_lifetime` | `SESSION_ABSOLUTE_LIFETIME` | as `lifetime`, or `none` | `none` |
+/// | `touch_interval` | `SESSION_TOUCH_INTERVAL` | as `lifetime` | `60s` |
+/// | `expire_on_close` | `SESSION_EXPIRE_ON_CLOSE` | `true` / `false` | `false` |
+/// | `cookie_name` | `SESSION_COOKIE_NAME` | name | `id` |
+/// | `secure_cookie` | `SESSION_SECURE_COOKIE` | `true` / `false` | `true` |
+/// | `same_site` | `SESSION_SAME_SITE` | `lax`, `strict`, `none` | `lax` |
+/// | `http_only` | `SESSION_HTTP_ONLY` | `true` / `false` | `true` |
+/// | `path` | `SESSION_PATH` | cookie path | `/` |
+/// | `domain` | `SESSION_DOMAIN` | cookie domain | none |
+/// | `host_prefix` | `SESSION_HOST_PREFIX` | `true` / `false` | `false` |
+/// | `commit_on` | `SESSION_COMMIT_ON` | `always`, `not_server_error`, `success` | `not_server_error` |
+/// | `files_path` | `SESSION_FILES_PATH` | directory | `storage/sessions` |
+/// | `redis_url` | `SESSION_REDIS_URL` | URL | none |
+/// | `database_url` | `SESSION_DATABASE_URL` | URL | none |
+/// | `dynamodb_table` | `SESSION_DYNAMODB_TABLE` | table name | none |
+/// | `dynamodb_endpoint` | `SESSION_DYNAMODB_ENDPOINT` | URL | none |
+///
+/// An unknown key in the file, or a value that does not parse, is an error naming the key (or
+/// variable) and what it expects. Other `SESSION_*` variables are left alone, since other
+/// software uses that prefix too.
+///
+/// ```
+/// use session_tower::{Driver, Settings};
+///
+/// let file = "driver = \"file\"\nlifetime = \"30m\"\n";
+/// let env = [("SESSION_LIFETIME", "2h")];
+/// let settings = Settings::from_sources(Some(file), env).unwrap();
+/// assert_eq!(settings.driver, Driver::File);
+/// assert_eq!(settings.lifetime.as_secs(), 7200); // the environment wins
+///
+/// let err = Settings::from_sources(Some("lifetme = 5"), [("", ""); 0]).unwrap_err();
+/// assert!(err.to_string().contains("unknown setting \"lifetme\""));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// The storage driver.
+    pub driver: Driver,
+    /// Idle timeout.
+    pub lifetime: Duration,
+    /// Absolute timeout.
+    pub absolute_lifetime: Option<Duration>,
+    /// Minimum move of the idle expiry before a read-only request writes it.
+    pub touch_interval: Duration,
+    /// Whether the cookie ends with the browser.
+    pub expire_on_close: bool,
+    /// Cookie name (before any `__Host-` prefix).
+    pub cookie_name: String,
+    /// `Secure` attribute.
+    pub secure_cookie: bool,
+    /// `SameSite` attribute.
+    pub same_site: SameSite,
+    /// `HttpOnly` attribute.
+    pub http_only: bool,
+    /// Cookie path.
+    pub path: String,
+    /// Cookie domain.
+    pub domain: Option<String>,
+    /// `__Host-` name prefix.
+    pub host_prefix: bool,
+    /// Which statuses commit.
+    pub commit_on: CommitOn,
+    /// Directory of the file driver.
+    pub files_path: PathBuf,
+    /// Redis URL.
+    pub redis_url: Option<String>,
+    /// Database URL.
+    pub database_url: Option<String>,
+    /// DynamoDB table.
+    pub dynamodb_table: Option<String>,
+    /// DynamoDB endpoint override.
+    pub dynamodb_endpoint: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let session = SessionConfig::default();
+        let cookie = CookieConfig::default();
+        Settings {
+            driver: Driver::Memory,
+            lifetime: session.idle_timeout,
+            absolute_lifetime: session.absolute_timeout,
+            touch_interval: session.touch_interval,
+            expire_on_close: cookie.expire_on_close,
+            cookie_name: cookie.name,
+            secure_cookie: cookie.secure,
+            same_site: cookie.same_site,
+            http_only: cookie.http_only,
+            path: cookie.path,
+            domain: cookie.domain,
+            host_prefix: cookie.host_prefix,
+            commit_on: CommitOn::default(),
+            files_path: PathBuf::from("storage/sessions"),
+            redis_url: None,
+            database_url: None,
+            dynamodb_table: None,
+            dynamodb_endpoint: None,
+        }
+    }
+}
+
+/// Where a setting's value came from, for error messages.
+fn origin(file_key: &str, env_var: Option<&str>) -> String {
+    match env_var {
+        Some(var) => format!("environment variable {var}"),
+        None => format!("setting {file_key:?} in the settings file"),
+    }
+}
+
+impl Settings {
+    /// Reads `file` (when given and present) and then the process environment.
+    ///
+    /// A named file that does not exist is an error; pass `None` to use the environment only.
+    pub fn load(file: Option<&Path>) -> Result<Self, Error> {
+        let text = match file {
+            None => None,
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                Error::config(format!("cannot read settings file {}", path.display()))
+                    .with_source(e)
+            })?),
+        };
+        Self::from_sources(text.as_deref(), std::env::vars())
+    }
+
+    /// Settings from a TOML text and environment pairs; the environment wins.
+    pub fn from_sources<K, V>(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, Error>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        // (value, environment variable it came from, if any) by file key.
+        let mut values: BTreeMap<&'static str, (String, Option<&'static str>)> = BTreeMap::new();
+        if let Some(text) = file {
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| Error::config("the settings file is not valid TOML").with_source(e))?;
+            for (key, value) in table {
+                let Some((file_key, _)) = KEYS.iter().find(|(k, _)| *k == key) else {
+                    let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+                    return Err(Error::config(format!(
+                        "unknown setting {key:?} in the settings file; known settings: {}",
+                        known.join(", ")
+                    )));
+                };
+                let text = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(Error::config(format!(
+                            "{} must be a string, number or boolean, not {}",
+                            origin(file_key, None),
+                            other.type_str()
+                        )));
+                    }
+                };
+                values.insert(file_key, (text, None));
+            }
+        }
+        for (var, value) in env {
+            if let Some((file_key, env_var)) = KEYS.iter().find(|(_, v)| *v == var.as_ref()) {
+                values.insert(file_key, (value.as_ref().to_owned(), Some(env_var)));
+            }
+        }
+
+        let mut settings = Settings::default();
+        for (key, (text, var)) in &values {
+            settings
+                .apply(key, text)
+                .map_err(|why| Error::config(format!("{} = {text:?}: {why}", origin(key, *var))))?;
+        }
+        // Check the cookie attributes together now, not at the first request.
+        settings.cookie_config().validate()?;
+        Ok(settings)
+    }
+
+    fn apply(&mut self, key: &str, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        let optional = |t: &str| (!t.is_empty()).then(|| t.to_owned());
+        match key {
+            "driver" => self.driver = text.parse()?,
+            "lifetime" => self.lifetime = parse_duration(text)?,
+            "absolute_lifetime" => {
+                self.absolute_lifetime = match text.to_ascii_lowercase().as_str() {
+                    "" | "none" | "off" => None,
+                    _ => Some(parse_duration(text)?),
+                }
+            }
+            "touch_interval" => self.touch_interval = parse_duration_allow_zero(text)?,
+            "expire_on_close" => self.expire_on_close = parse_bool(text)?,
+            "cookie_name" => self.cookie_name = text.to_owned(),
+            "secure_cookie" => self.secure_cookie = parse_bool(text)?,
+            "same_site" => {
+                self.same_site = match text.to_ascii_lowercase().as_str() {
+                    "lax" => SameSite::Lax,
+                    "strict" => SameSite::Strict,
+                    "none" => SameSite::None,
+                    _ => return Err("expected lax, strict or none".into()),
+                }
+            }
+            "http_only" => self.http_only = parse_bool(text)?,
+            "path" => self.path = text.to_owned(),
+            "domain" => self.domain = optional(text),
+            "host_prefix" => self.host_prefix = parse_bool(text)?,
+            "commit_on" => {
+                self.commit_on = match text.to_ascii_lowercase().as_str() {
+                    "always" => CommitOn::Always,
+                    "not_server_error" => CommitOn::NotServerError,
+                    "success" => CommitOn::Success,
+                    _ => return Err("expected always, not_server_error or success".into()),
+                }
+            }
+            "files_path" => self.files_path = PathBuf::from(text),
+            "redis_url" => self.redis_url = optional(text),
+            "database_url" => self.database_url = optional(text),
+            "dynamodb_table" => self.dynamodb_table = optional(text),
+            "dynamodb_endpoint" => self.dynamodb_endpoint = optional(text),
+            _ => return Err("unknown setting".into()),
+        }
+        Ok(())
+    }
+
+    /// The session settings these describe.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig::default()
+            .with_idle_timeout(self.lifetime)
+            .with_absolute_timeout(self.absolute_lifetime)
+            .with_touch_interval(self.touch_interval)
+    }
+
+    /// The cookie settings these describe.
+    pub fn cookie_config(&self) -> CookieConfig {
+        CookieConfig::default()
+            .with_name(self.cookie_name.clone())
+            .with_secure(self.secure_cookie)
+            .with_same_site(self.same_site)
+            .with_path(self.path.clone())
+            .with_domain(self.domain.clone())
+            .with_host_prefix(self.host_prefix)
+            .with_expire_on_close(self.expire_on_close)
+            .with_http_only(self.http_only)
+    }
+
+    /// A layer over `store` configured by these settings.
+    pub fn layer(&self, store: Arc<dyn SessionStore>) -> Result<SessionLayer, Error> {
+        SessionLayer::from_parts(
+            store,
+            self.session_config(),
+            self.cookie_config(),
+            self.commit_on,
+        )
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration_allow_zero(text)?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// A bare number is minutes (as `SESSION_LIFETIME=120` means two hours); a suffix `s`, `m`,
+/// `h` or `d` names the unit.
+fn parse_duration_allow_zero(text: &str) -> Result<Duration, String> {
+    const HINT: &str = "expected minutes, or a whole number followed by s, m, h or d (\"90s\")";
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| HINT.to_owned())?;
+    let secs = match unit.trim() {
+        "" | "m" | "min" => n.checked_mul(60),
+        "s" => Some(n),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => return Err(HINT.into()),
+    }
+    .ok_or_else(|| "is too long".to_owned())?;
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_ENV: [(&str, &str); 0] = [];
+
+    #[test]
+    fn defaults_are_the_secure_ones() {
+        let s = Settings::from_sources(None, NO_ENV).unwrap();
+        assert_eq!(s, Settings::default());
+        assert!(s.secure_cookie && s.http_only);
+        assert_eq!(s.same_site, SameSite::Lax);
+        assert_eq!(s.lifetime, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn durations_take_minutes_or_units() {
+        assert_eq!(parse_duration("120").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
+        for bad in ["", "0", "-5", "5 weeks", "1.5h", "h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_duration(&format!("{}d", u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let file = "driver = \"redis\"\nredis_url = \"redis://file\"\nsecure_cookie = false\n";
+        let env = [
+            ("SESSION_REDIS_URL", "redis://env"),
+            ("SESSION_MANAGER", "local/desktop"),
+        ];
+        let s = Settings::from_sources(Some(file), env).unwrap();
+        assert_eq!(s.driver, Driver::Redis);
+        assert_eq!(s.redis_url.as_deref(), Some("redis://env"));
+        assert!(!s.secure_cookie);
+    }
+
+    #[test]
+    fn bad_values_name_their_source_and_expectation() {
+        let err = Settings::from_sources(None, [("SESSION_LIFETIME", "soon")]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("SESSION_LIFETIME"), "{text}");
+        assert!(text.contains("expected minutes"), "{text}");
+
+        let err = Settings::from_sources(Some("driver = \"mongo\""), NO_ENV).unwrap_err();
+        assert!(err.to_string().contains("expected one of memory"), "{err}");
+
+        let err = Settings::from_sources(Some("lifetime = [1]"), NO_ENV).unwrap_err();
+        assert!(err.to_string().contains("not array"), "{err}");
+
+        let err = Settings::from_sources(Some("not toml ="), NO_ENV).unwrap_err();
+        assert!(err.to_string().contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn invalid_cookie_combinations_fail_at_load() {
+        let env = [
+            ("SESSION_HOST_PREFIX", "true"),
+            ("SESSION_SECURE_COOKIE", "false"),
+        ];
+        let err = Settings::from_sources(None, env).unwrap_err();
+        assert!(err.to_string().contains("__Host-"), "{err}");
+    }
+}
