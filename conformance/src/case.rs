@@ -65,7 +65,9 @@ impl Case {
 
 /// Every case of the suite, in order.
 pub(crate) fn all() -> Vec<Case> {
-    crate::store_cases::all()
+    let mut cases = crate::store_cases::all();
+    cases.extend(crate::request_cases::all());
+    cases
 }
 
 /// What a running case gets: stores in its own namespace, and the store's capabilities.

@@ -23,7 +23,10 @@
 //! }
 //! ```
 //!
-//! `cargo test` then lists one test per case (`store::save_with_stale_version_conflicts` ...),
+//! `cargo test` then lists one test per case: `store::...` cases check the store contract
+//! directly, `request::...` cases drive the store through the tower layer over HTTP with a cookie
+//! jar (`store::save_with_stale_version_conflicts`, `request::flash_survives_exactly_one_redirect`
+//! ...),
 //! which filter like any other test. Cases that the store's
 //! [`Capabilities`](session_core::Capabilities) exclude are reported as ignored, with the reason
 //! printed, never as passed.
@@ -36,9 +39,12 @@
 
 mod case;
 mod check;
+mod counting;
 pub mod provision;
+mod request_cases;
 mod store_cases;
 mod suite;
 
 pub use check::{CaseError, CaseResult};
+pub use counting::{CountSnapshot, CountingStore, Counts};
 pub use suite::{Outcome, Report, SetupError, StoreContext, Suite};

@@ -197,6 +197,7 @@ fn a_save_that_resurrects_is_caught() {
             "store::save_after_delete_fails_and_does_not_resurrect",
             "store::save_after_expiry_fails_and_does_not_resurrect",
             "store::delete_by_owner_revokes_only_that_owner",
+            "request::logout_racing_a_concurrent_request_does_not_come_back",
         ],
     );
 }

@@ -165,7 +165,8 @@ impl CookieConfig {
             CookieAction::Set { token, expires_at } => {
                 let mut c = Cookie::new(full_name.to_owned(), token.as_str().to_owned());
                 if !self.expire_on_close {
-                    let secs = (*expires_at - Utc::now()).num_seconds().max(0);
+                    // Rounded, so a session written a few milliseconds ago still says its full lifetime.
+                    let secs = ((*expires_at - Utc::now()).num_milliseconds().max(0) + 500) / 1000;
                     c.set_max_age(cookie::time::Duration::seconds(secs));
                 }
                 c
@@ -212,7 +213,13 @@ mod tests {
             text.starts_with(&format!("id={}", token.as_str())),
             "{text}"
         );
-        for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure", "Max-Age=71"] {
+        for attr in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/",
+            "Secure",
+            "Max-Age=7200",
+        ] {
             assert!(text.contains(attr), "{attr} missing from {text}");
         }
     }

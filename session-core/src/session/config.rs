@@ -36,7 +36,7 @@ pub struct SessionConfig {
     /// least this much, so most reads cost no write. Default: 60 seconds.
     pub touch_interval: Duration,
     /// How many times a commit reloads and re-applies its changes after a version conflict
-    /// before giving up with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict). Default: 8.
+    /// before giving up with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict). Default: 16.
     pub max_retries: u32,
     /// What to do when loading fails.
     pub on_load_error: OnLoadError,
@@ -52,7 +52,7 @@ impl Default for SessionConfig {
             idle_timeout: Duration::from_secs(2 * 3600),
             absolute_timeout: None,
             touch_interval: Duration::from_secs(60),
-            max_retries: 8,
+            max_retries: 16,
             on_load_error: OnLoadError::Fail,
             never_flash: vec!["_token".into(), "csrf_token".into()],
         }

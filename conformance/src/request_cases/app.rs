@@ -1,0 +1,254 @@
+//! The application the request-level cases drive, and a client with a one-cookie jar.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json};
+use http_body_util::BodyExt;
+use session_core::{Error, Session, SessionConfig, SessionStore, Value};
+use session_tower::{CommitOn, CookieConfig, SessionLayer};
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+use crate::check::CaseError;
+use crate::counting::CountingStore;
+
+/// Lets a case hold a request between its load and its write.
+#[derive(Default)]
+pub(crate) struct Gate {
+    pub(crate) loaded: Notify,
+    pub(crate) go: Notify,
+}
+
+type Shared = Arc<Gate>;
+type Reply = Result<Response, Error>;
+
+/// The cookie's name in the test application.
+pub(crate) const COOKIE: &str = "id";
+
+/// Session settings for a case: generous retries so 32 racing requests all land.
+pub(crate) fn config() -> SessionConfig {
+    SessionConfig::default().with_max_retries(64)
+}
+
+/// The test application over `store`, counting its calls.
+pub(crate) fn app(
+    store: Arc<dyn SessionStore>,
+    config: SessionConfig,
+) -> Result<(Router, CountingStore<Arc<dyn SessionStore>>, Shared), CaseError> {
+    let counting = CountingStore::new(store);
+    let layer = SessionLayer::from_parts(
+        Arc::new(counting.clone()),
+        config,
+        CookieConfig::default().with_name(COOKIE),
+        CommitOn::default(),
+    )
+    .map_err(CaseError::from)?;
+    let gate = Shared::default();
+    let router = Router::new()
+        .route("/untouched", get(|| async { "untouched" }))
+        .route("/get/{key}", get(get_value))
+        .route("/set/{key}/{value}", get(set_value))
+        .route("/incr", get(incr))
+        .route("/flash/{key}/{value}", get(flash))
+        .route("/flash-many", get(flash_many))
+        .route("/now/{key}/{value}", get(now))
+        .route("/show/{key}", get(show))
+        .route("/show-all", get(show_all))
+        .route("/reflash", get(reflash))
+        .route("/keep/{key}", get(keep))
+        .route("/regenerate", get(regenerate))
+        .route("/logout", get(logout))
+        .route("/slow-write", get(slow_write))
+        .route("/form", post(form))
+        .route("/old/{field}", get(old))
+        .route("/errors/{field}", get(errors))
+        .with_state(gate.clone())
+        .layer(layer);
+    Ok((router, counting, gate))
+}
+
+fn json(value: impl serde::Serialize) -> Response {
+    Json(value).into_response()
+}
+
+async fn get_value(session: Session, Path(key): Path<String>) -> Reply {
+    Ok(json(session.get_value(&key).await?))
+}
+
+async fn set_value(session: Session, Path((key, value)): Path<(String, String)>) -> Reply {
+    session.insert(&key, value).await?;
+    Ok("set".into_response())
+}
+
+async fn incr(session: Session) -> Reply {
+    Ok(json(session.increment("n", 1).await?))
+}
+
+async fn flash(session: Session, Path((key, value)): Path<(String, String)>) -> Reply {
+    session.flash(&key, value).await?;
+    Ok(Redirect::to(&format!("/show/{key}")).into_response())
+}
+
+async fn flash_many(session: Session, Query(pairs): Query<HashMap<String, String>>) -> Reply {
+    for (key, value) in pairs {
+        session.flash(&key, value).await?;
+    }
+    Ok("flashed".into_response())
+}
+
+async fn now(session: Session, Path((key, value)): Path<(String, String)>) -> Reply {
+    session.now(&key, value).await?;
+    Ok(json(session.flash_get::<Value>(&key).await?))
+}
+
+async fn show(session: Session, Path(key): Path<String>) -> Reply {
+    Ok(json(session.flash_get::<Value>(&key).await?))
+}
+
+async fn show_all(session: Session) -> Reply {
+    Ok(json(session.flash_messages().await?))
+}
+
+async fn reflash(session: Session) -> Reply {
+    session.reflash().await?;
+    Ok("reflashed".into_response())
+}
+
+async fn keep(session: Session, Path(key): Path<String>) -> Reply {
+    session.keep(&[&key]).await?;
+    Ok("kept".into_response())
+}
+
+async fn regenerate(session: Session) -> Reply {
+    session.regenerate().await?;
+    Ok("regenerated".into_response())
+}
+
+async fn logout(session: Session) -> Reply {
+    session.invalidate().await?;
+    Ok("logged out".into_response())
+}
+
+async fn slow_write(session: Session, State(gate): State<Shared>) -> Reply {
+    session.get_value("x").await?;
+    gate.loaded.notify_one();
+    gate.go.notified().await;
+    session.insert("late", "write").await?;
+    Ok("late write".into_response())
+}
+
+async fn form(session: Session, Form(input): Form<HashMap<String, String>>) -> Reply {
+    session.flash_input(&input).await?;
+    session
+        .flash_errors(HashMap::from([("email", vec!["is already taken"])]))
+        .await?;
+    Ok(Redirect::to("/form").into_response())
+}
+
+async fn old(session: Session, Path(field): Path<String>) -> Reply {
+    Ok(json(session.old::<Value>(&field).await?))
+}
+
+async fn errors(session: Session, Path(field): Path<String>) -> Reply {
+    Ok(json(session.errors(&field).await?))
+}
+
+/// One response, read whole.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Answer {
+    /// The `Set-Cookie` header for the session cookie, if any.
+    pub(crate) fn set_cookie(&self) -> Option<&str> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{COOKIE}=")))
+    }
+
+    /// The body as JSON.
+    pub(crate) fn json(&self) -> Result<Value, CaseError> {
+        serde_json::from_str(&self.body)
+            .map_err(|e| CaseError::new(format!("body {:?} is not JSON: {e}", self.body)))
+    }
+}
+
+/// A browser-like client: it keeps the session cookie it is given.
+#[derive(Clone)]
+pub(crate) struct Client {
+    app: Router,
+    pub(crate) cookie: Option<String>,
+}
+
+impl Client {
+    pub(crate) fn new(app: Router) -> Self {
+        Client { app, cookie: None }
+    }
+
+    /// The session token the jar holds.
+    pub(crate) fn token(&self) -> Option<session_core::SessionToken> {
+        self.cookie.as_deref().and_then(|c| c.parse().ok())
+    }
+
+    pub(crate) async fn get(&mut self, path: &str) -> Result<Answer, CaseError> {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    pub(crate) async fn post_form(&mut self, path: &str, form: &str) -> Result<Answer, CaseError> {
+        let builder =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(builder, Body::from(form.to_owned())).await
+    }
+
+    async fn send(
+        &mut self,
+        mut builder: axum::http::request::Builder,
+        body: Body,
+    ) -> Result<Answer, CaseError> {
+        if let Some(cookie) = &self.cookie {
+            builder = builder.header(header::COOKIE, format!("{COOKIE}={cookie}"));
+        }
+        let request = builder
+            .body(body)
+            .map_err(|e| CaseError::new(format!("bad request: {e}")))?;
+        let response =
+            tokio::time::timeout(Duration::from_secs(60), self.app.clone().oneshot(request))
+                .await
+                .map_err(|_| CaseError::new("request timed out"))?
+                .map_err(|e| CaseError::new(format!("request failed: {e}")))?;
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| CaseError::new(format!("body failed: {e}")))?
+            .to_bytes();
+        let answer = Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        if let Some(set) = answer.set_cookie() {
+            let value = set
+                .split(';')
+                .next()
+                .and_then(|pair| pair.split_once('='))
+                .map(|(_, v)| v.to_owned())
+                .unwrap_or_default();
+            self.cookie = (!value.is_empty() && !set.contains("Max-Age=0")).then_some(value);
+        }
+        Ok(answer)
+    }
+}

@@ -1,0 +1,234 @@
+//! Tokens: never adopted when unknown, moved by regenerate, ended by logout; concurrency.
+
+use serde_json::json;
+use session_core::SessionToken;
+
+use super::app::{Client, app, config};
+use crate::case::{Fixture, cases};
+use crate::check::{CaseError, CaseResult, ensure, ensure_eq};
+
+cases!("request":
+    unknown_or_tampered_token_gets_a_fresh_session_and_no_write => Nothing,
+    regenerate_keeps_data_and_retires_the_old_token => ConditionalWrites,
+    invalidate_ends_the_session => ConditionalWrites,
+    logout_racing_a_concurrent_request_does_not_come_back => ConditionalWrites,
+    parallel_increments_all_count => ConditionalWrites,
+    concurrent_writes_to_different_keys_both_stick => ConditionalWrites,
+);
+
+fn token_of(client: &Client) -> Result<SessionToken, CaseError> {
+    client
+        .token()
+        .ok_or_else(|| CaseError::new("the client holds no session cookie"))
+}
+
+async fn unknown_or_tampered_token_gets_a_fresh_session_and_no_write(fx: Fixture) -> CaseResult {
+    let (router, counting, _) = app(fx.store().await?, config())?;
+    let mut owner = Client::new(router.clone());
+    owner.get("/set/secret/mine").await?;
+    let real = token_of(&owner)?;
+
+    // A well-formed token the server never issued, and the real one with a character changed.
+    let mut tampered = real.as_str().to_owned();
+    let last = if tampered.ends_with('A') { "B" } else { "A" };
+    tampered.replace_range(0..1, last);
+    for presented in [SessionToken::generate().as_str().to_owned(), tampered] {
+        let mut visitor = Client::new(router.clone());
+        visitor.cookie = Some(presented.clone());
+        let before = counting.counts().snapshot();
+        let answer = visitor.get("/get/secret").await?;
+        let after = counting.counts().snapshot();
+        ensure_eq!(
+            answer.json()?,
+            json!(null),
+            "data seen through an unknown token"
+        );
+        ensure_eq!(
+            after.writes(),
+            before.writes(),
+            "store writes for an unknown token"
+        );
+
+        visitor.cookie = Some(presented.clone());
+        visitor.get("/set/mine/too").await?;
+        let issued = token_of(&visitor)?;
+        ensure!(
+            issued.as_str() != presented,
+            "the server adopted a token it never issued"
+        );
+    }
+
+    // Malformed tokens never reach the store.
+    for malformed in ["../../etc/passwd", "short", "%00", &"A".repeat(4096)] {
+        let mut visitor = Client::new(router.clone());
+        visitor.cookie = Some(malformed.to_owned());
+        let before = counting.counts().snapshot();
+        let answer = visitor.get("/get/secret").await?;
+        ensure_eq!(
+            answer.json()?,
+            json!(null),
+            "data seen through a malformed token"
+        );
+        ensure_eq!(
+            counting.counts().snapshot(),
+            before,
+            "store calls for a malformed token"
+        );
+    }
+    ensure_eq!(
+        owner.get("/get/secret").await?.json()?,
+        json!("mine"),
+        "the real session after the attempts"
+    );
+    Ok(())
+}
+
+async fn regenerate_keeps_data_and_retires_the_old_token(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let (router, _, _) = app(store.clone(), config())?;
+    let mut client = Client::new(router);
+    client.get("/set/user/ada").await?;
+    let old = token_of(&client)?;
+
+    client.get("/regenerate").await?;
+    let new = token_of(&client)?;
+    ensure!(new != old, "regenerate kept the token");
+    ensure_eq!(
+        client.get("/get/user").await?.json()?,
+        json!("ada"),
+        "data after regenerate"
+    );
+    ensure!(
+        store.load(&old.key()).await?.is_none(),
+        "the old token's record still loads"
+    );
+
+    let mut attacker = client.clone();
+    attacker.cookie = Some(old.as_str().to_owned());
+    ensure_eq!(
+        attacker.get("/get/user").await?.json()?,
+        json!(null),
+        "data through the old token"
+    );
+    Ok(())
+}
+
+async fn invalidate_ends_the_session(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let (router, _, _) = app(store.clone(), config())?;
+    let mut client = Client::new(router);
+    client.get("/set/user/ada").await?;
+    let token = token_of(&client)?;
+
+    let answer = client.get("/logout").await?;
+    let removal = answer.set_cookie().unwrap_or_default();
+    ensure!(
+        removal.contains("Max-Age=0"),
+        "logout did not remove the cookie: {removal:?}"
+    );
+    ensure!(
+        store.load(&token.key()).await?.is_none(),
+        "the record survived logout"
+    );
+
+    client.cookie = Some(token.as_str().to_owned());
+    ensure_eq!(
+        client.get("/get/user").await?.json()?,
+        json!(null),
+        "data after logout"
+    );
+    Ok(())
+}
+
+async fn logout_racing_a_concurrent_request_does_not_come_back(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let (router, _, gate) = app(store.clone(), config())?;
+    let mut client = Client::new(router);
+    client.get("/set/user/ada").await?;
+    let token = token_of(&client)?;
+
+    // A slow request loads the session, then waits while another request logs out.
+    let mut slow = client.clone();
+    let slow_request = tokio::spawn(async move { slow.get("/slow-write").await });
+    gate.loaded.notified().await;
+    client.get("/logout").await?;
+    gate.go.notify_one();
+    let late = slow_request
+        .await
+        .map_err(|e| CaseError::new(format!("slow request panicked: {e}")))??;
+    ensure!(
+        late.status.is_success(),
+        "the late request failed: {} {}",
+        late.status,
+        late.body
+    );
+
+    ensure!(
+        store.load(&token.key()).await?.is_none(),
+        "the late write brought the session back"
+    );
+    client.cookie = Some(token.as_str().to_owned());
+    ensure_eq!(
+        client.get("/get/user").await?.json()?,
+        json!(null),
+        "data after the race"
+    );
+    ensure_eq!(
+        client.get("/get/late").await?.json()?,
+        json!(null),
+        "the late write after the race"
+    );
+    Ok(())
+}
+
+async fn parallel_increments_all_count(fx: Fixture) -> CaseResult {
+    const REQUESTS: i64 = 32;
+    let (router, _, _) = app(fx.store().await?, config())?;
+    let mut client = Client::new(router);
+    client.get("/set/started/yes").await?;
+    let mut requests = Vec::new();
+    for _ in 0..REQUESTS {
+        let mut c = client.clone();
+        requests.push(tokio::spawn(async move { c.get("/incr").await }));
+    }
+    for request in requests {
+        let answer = request
+            .await
+            .map_err(|e| CaseError::new(format!("request panicked: {e}")))??;
+        ensure!(
+            answer.status.is_success(),
+            "an increment failed: {} {}",
+            answer.status,
+            answer.body
+        );
+    }
+    ensure_eq!(
+        client.get("/get/n").await?.json()?,
+        json!(REQUESTS),
+        "counter after parallel increments"
+    );
+    Ok(())
+}
+
+async fn concurrent_writes_to_different_keys_both_stick(fx: Fixture) -> CaseResult {
+    let (router, _, _) = app(fx.store().await?, config())?;
+    let mut client = Client::new(router);
+    client.get("/set/started/yes").await?;
+    let mut requests = Vec::new();
+    for key in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        let mut c = client.clone();
+        requests.push(tokio::spawn(async move {
+            c.get(&format!("/set/{key}/{key}")).await
+        }));
+    }
+    for request in requests {
+        request
+            .await
+            .map_err(|e| CaseError::new(format!("request panicked: {e}")))??;
+    }
+    for key in ["a", "b", "c", "d", "e", "f", "g", "h", "started"] {
+        let value = client.get(&format!("/get/{key}")).await?.json()?;
+        ensure!(!value.is_null(), "the write to {key:?} was lost");
+    }
+    Ok(())
+}
