@@ -29,6 +29,8 @@ pub(crate) struct Gate {
 
 type Shared = Arc<Gate>;
 type Reply = Result<Response, Error>;
+/// The store as the test application sees it, with its call counts.
+pub(crate) type Counted = CountingStore<Arc<dyn SessionStore>>;
 
 /// The cookie's name in the test application.
 pub(crate) const COOKIE: &str = "id";
@@ -42,7 +44,7 @@ pub(crate) fn config() -> SessionConfig {
 pub(crate) fn app(
     store: Arc<dyn SessionStore>,
     config: SessionConfig,
-) -> Result<(Router, CountingStore<Arc<dyn SessionStore>>, Shared), CaseError> {
+) -> Result<(Router, Counted, Shared), CaseError> {
     let counting = CountingStore::new(store);
     let layer = SessionLayer::from_parts(
         Arc::new(counting.clone()),
