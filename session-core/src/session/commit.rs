@@ -75,8 +75,19 @@ impl Session {
 
     /// Commits at the end of a request and says what to do with the cookie. Middleware calls
     /// this once, after the handler.
+    ///
+    /// Fails when the commit fails, and also when the session could not be loaded during the
+    /// request (even if the handler ignored that error), so the response never claims a
+    /// success the session did not have.
     pub async fn finish(&self) -> Result<Committed> {
         let mut state = self.inner.state.lock().await;
+        if let Some((kind, temporary, message)) = state.load_failure.take()
+            && !state.loaded
+        {
+            let err = Error::new(kind, Operation::Load)
+                .with_context(format!("the session could not be loaded: {message}"));
+            return Err(if temporary { err.temporary() } else { err });
+        }
         let accessed = state.loaded && !self.is_detached();
         let action = self.commit_locked(&mut state).await?;
         let pending = std::mem::take(&mut state.pending_cookie);

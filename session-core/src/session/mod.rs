@@ -112,6 +112,9 @@ struct State {
     stale_cookie: bool,
     /// What an explicit `commit` already decided about the cookie.
     pending_cookie: CookieAction,
+    /// A load that failed in this request (kind, temporary, message): the request cannot be
+    /// answered as if the session worked, even when the handler ignored the error.
+    load_failure: Option<(ErrorKind, bool, String)>,
 }
 
 impl Session {
@@ -430,7 +433,10 @@ impl Session {
                 state.loaded = true;
                 return Ok(());
             }
-            Err(err) => return Err(err),
+            Err(err) => {
+                state.load_failure = Some((err.kind(), err.is_temporary(), err.to_string()));
+                return Err(err);
+            }
         };
         state.loaded = true;
         match loaded {
