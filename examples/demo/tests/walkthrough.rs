@@ -1,0 +1,178 @@
+//! The demo walked through over real HTTP with a cookie jar, as a browser would.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use session_core::{MemoryStore, SessionStore};
+use session_tower::Settings;
+
+/// Serves the demo on a free loopback port and returns its base URL and store.
+async fn serve() -> (String, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let settings = Settings::from_sources(None, [("SESSION_SECURE_COOKIE", "false")]).unwrap();
+    let layer = settings.layer(store.clone()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, session_demo::app(layer)).await });
+    (format!("http://{addr}"), store)
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+async fn page(client: &reqwest::Client, url: String) -> String {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn visit_counter_counts_per_browser() {
+    let (base, _) = serve().await;
+    let (alice, bob) = (browser(), browser());
+    assert!(
+        page(&alice, format!("{base}/"))
+            .await
+            .contains("<span id=visits>1</span>")
+    );
+    assert!(
+        page(&alice, format!("{base}/"))
+            .await
+            .contains("<span id=visits>2</span>")
+    );
+    assert!(
+        page(&bob, format!("{base}/"))
+            .await
+            .contains("<span id=visits>1</span>")
+    );
+    assert!(
+        page(&alice, format!("{base}/"))
+            .await
+            .contains("<span id=visits>3</span>")
+    );
+}
+
+#[tokio::test]
+async fn failed_login_brings_back_errors_and_the_name_but_never_the_password() {
+    let (base, _) = serve().await;
+    let client = browser();
+    let response = client
+        .post(format!("{base}/login"))
+        .form(&[("username", "ada <script>"), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    let html = response.text().await.unwrap();
+    assert!(html.contains("That password is not right."), "{html}");
+    assert!(
+        html.contains("value=\"ada &lt;script&gt;\""),
+        "old input, escaped: {html}"
+    );
+    assert!(!html.contains("wrong"), "the password came back: {html}");
+
+    // Flash lasts one request: a reload shows a clean form.
+    let html = page(&client, format!("{base}/login")).await;
+    assert!(!html.contains("That password is not right."));
+    assert!(html.contains("value=\"\""));
+}
+
+#[tokio::test]
+async fn login_regenerates_the_token_and_logout_ends_the_session() {
+    let (base, store) = serve().await;
+    let client = browser();
+    page(&client, format!("{base}/")).await;
+    assert_eq!(store.len(), 1);
+
+    let html = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "ada"),
+            ("password", session_demo::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Welcome, ada!"), "{html}");
+    assert!(html.contains("Signed in as <strong>ada</strong>"), "{html}");
+    assert!(
+        html.contains("<span id=visits>2</span>"),
+        "data kept across regenerate: {html}"
+    );
+    assert_eq!(
+        store.len(),
+        1,
+        "the pre-login record was replaced, not kept"
+    );
+    assert_eq!(store.list_by_owner("ada").await.unwrap().len(), 1);
+
+    let html = page(&client, format!("{base}/")).await;
+    assert!(
+        !html.contains("Welcome, ada!"),
+        "the welcome flash showed twice"
+    );
+
+    let html = client
+        .post(format!("{base}/logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("You have been logged out."), "{html}");
+    assert!(html.contains("Log in"), "{html}");
+    assert!(store.list_by_owner("ada").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn profile_form_round_trips_errors_old_input_and_a_saved_message() {
+    let (base, _) = serve().await;
+    let client = browser();
+    client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "ada"),
+            ("password", session_demo::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let html = client
+        .post(format!("{base}/profile"))
+        .form(&[("name", "Ada Lovelace"), ("email", "not-an-address")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Enter an email address"), "{html}");
+    assert!(html.contains("value=\"Ada Lovelace\""), "{html}");
+    assert!(html.contains("value=\"not-an-address\""), "{html}");
+
+    let html = client
+        .post(format!("{base}/profile"))
+        .form(&[("name", "Ada Lovelace"), ("email", "ada@example.com")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Profile saved!"), "{html}");
+    assert!(!html.contains("class=error"), "{html}");
+    let html = page(&client, format!("{base}/profile")).await;
+    assert!(
+        html.contains("value=\"ada@example.com\""),
+        "saved profile shown: {html}"
+    );
+    assert!(!html.contains("Profile saved!"));
+}
