@@ -1,0 +1,13 @@
+//! The guide, as documentation whose code blocks compile and run under `cargo test`.
+#![doc = include_str!("../guide/README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[doc = include_str!("../guide/getting-started.md")]
+pub mod getting_started {}
+
+#[doc = include_str!("../guide/verbs.md")]
+pub mod verbs {}
+
+#[doc = include_str!("../guide/custom-store.md")]
+pub mod custom_store {}
