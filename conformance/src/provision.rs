@@ -25,9 +25,132 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use testcontainers::core::{ContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{GenericImage, ImageExt};
 use tokio::sync::OnceCell;
 
 use crate::suite::SetupError;
+
+/// Redis: `SESSION_TEST_REDIS_URL` (`redis://host:port/`), else a container from
+/// `SESSION_TEST_REDIS_IMAGE` (default `redis:7`).
+pub const REDIS: Backend = Backend {
+    name: "redis",
+    url_var: "SESSION_TEST_REDIS_URL",
+    image_var: "SESSION_TEST_REDIS_IMAGE",
+    default_image: "redis:7",
+};
+
+/// The image to start for `backend`: its image variable, or its default.
+pub fn image_for(backend: &Backend) -> String {
+    std::env::var(backend.image_var)
+        .ok()
+        .filter(|i| !i.trim().is_empty())
+        .unwrap_or_else(|| backend.default_image.to_owned())
+}
+
+/// The Redis endpoint for this test binary, provisioned once.
+pub async fn redis() -> Result<Arc<Endpoint>, SetupError> {
+    REDIS
+        .endpoint(|image| async move {
+            let ready = Ready::Stdout("Ready to accept connections");
+            let container = start_container(&image, 6379, ready, &[]).await?;
+            let url = format!("redis://{}:{}/", container.host, container.port);
+            Ok(Endpoint::new(
+                url,
+                Source::Container(image),
+                Some(Box::new(container)),
+            ))
+        })
+        .await
+}
+
+/// The log line that says a container's server is ready.
+#[derive(Debug, Clone, Copy)]
+pub enum Ready {
+    /// A line on standard output.
+    Stdout(&'static str),
+    /// A line on standard error.
+    Stderr(&'static str),
+}
+
+/// A container the suite started; dropping it removes the container.
+pub struct Container {
+    /// The host to connect to.
+    pub host: String,
+    /// The host port mapped to the server's port.
+    pub port: u16,
+    inner: testcontainers::ContainerAsync<GenericImage>,
+}
+
+impl Container {
+    /// Stops the container (the server goes away), keeping it for removal on drop.
+    pub async fn stop(&self) -> Result<(), String> {
+        self.inner.stop().await.map_err(|e| e.to_string())
+    }
+
+    /// Freezes the container: connections stay open but nothing answers.
+    pub async fn pause(&self) -> Result<(), String> {
+        self.inner.pause().await.map_err(|e| e.to_string())
+    }
+
+    /// Thaws a paused container.
+    pub async fn unpause(&self) -> Result<(), String> {
+        self.inner.unpause().await.map_err(|e| e.to_string())
+    }
+}
+
+impl fmt::Debug for Container {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Container")
+            .field("id", &self.inner.id())
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+/// Starts `image` (`name:tag`) with `env`, waits for `ready`, and returns the running
+/// container with the host port mapped to `port`.
+///
+/// The error is a reason for a skip: no container engine, an image that cannot be had, a server
+/// that never became ready.
+pub async fn start_container(
+    image: &str,
+    port: u16,
+    ready: Ready,
+    env: &[(&str, &str)],
+) -> Result<Container, String> {
+    let (name, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
+    let wait = match ready {
+        Ready::Stdout(line) => WaitFor::message_on_stdout(line),
+        Ready::Stderr(line) => WaitFor::message_on_stderr(line),
+    };
+    let mut request = GenericImage::new(name, tag)
+        .with_exposed_port(ContainerPort::Tcp(port))
+        .with_wait_for(wait)
+        .with_startup_timeout(Duration::from_secs(120));
+    for (key, value) in env {
+        request = request.with_env_var(*key, *value);
+    }
+    let container = request
+        .start()
+        .await
+        .map_err(|e| format!("starting {image}: {e}"))?;
+    let host = container
+        .get_host()
+        .await
+        .map_err(|e| format!("finding the host of {image}: {e}"))?;
+    let mapped = container
+        .get_host_port_ipv4(port)
+        .await
+        .map_err(|e| format!("finding the port of {image}: {e}"))?;
+    Ok(Container {
+        host: host.to_string(),
+        port: mapped,
+        inner: container,
+    })
+}
 
 /// Whether the environment requires backend `name` to be available
 /// (`SESSION_TEST_REQUIRE=all`, or a list naming it).
@@ -162,7 +285,8 @@ impl Backend {
 }
 
 /// Drops every provisioned endpoint, stopping the containers the suite started.
-/// [`crate::Suite::run`] calls it when the cases are done.
+/// [`crate::Suite::run`] calls it when the cases are done; call it from inside a multi-threaded
+/// tokio runtime, since removing a container is asynchronous.
 pub fn shutdown() {
     let slots: Vec<Slot> = registry()
         .lock()

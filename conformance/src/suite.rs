@@ -323,7 +323,8 @@ impl Suite {
             Probe::Ready(_) => {}
         }
         let conclusion = libtest_mimic::run(&args, trials);
-        provision::shutdown();
+        // Containers are removed asynchronously, from a worker of the runtime.
+        let _ = runtime.block_on(runtime.spawn(async { provision::shutdown() }));
         conclusion.exit_code()
     }
 

@@ -19,9 +19,8 @@ use crate::record::Record;
 /// ```
 /// use session_core::Capabilities;
 ///
-/// let mut caps = Capabilities::default();
-/// caps.sweep = true;
-/// caps.owner_index = true;
+/// let caps = Capabilities::default().with_sweep(true).with_owner_index(true);
+/// assert!(caps.sweep && caps.owner_index);
 /// assert!(caps.conditional_writes);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +52,44 @@ impl Default for Capabilities {
             shared: false,
             max_record_size: None,
         }
+    }
+}
+
+impl Capabilities {
+    /// Sets [`Capabilities::owner_index`].
+    pub const fn with_owner_index(mut self, on: bool) -> Self {
+        self.owner_index = on;
+        self
+    }
+
+    /// Sets [`Capabilities::native_ttl`].
+    pub const fn with_native_ttl(mut self, on: bool) -> Self {
+        self.native_ttl = on;
+        self
+    }
+
+    /// Sets [`Capabilities::sweep`].
+    pub const fn with_sweep(mut self, on: bool) -> Self {
+        self.sweep = on;
+        self
+    }
+
+    /// Sets [`Capabilities::conditional_writes`].
+    pub const fn with_conditional_writes(mut self, on: bool) -> Self {
+        self.conditional_writes = on;
+        self
+    }
+
+    /// Sets [`Capabilities::shared`].
+    pub const fn with_shared(mut self, on: bool) -> Self {
+        self.shared = on;
+        self
+    }
+
+    /// Sets [`Capabilities::max_record_size`].
+    pub const fn with_max_record_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_record_size = bytes;
+        self
     }
 }
 

@@ -1,0 +1,102 @@
+//! How to reach Redis and how to lay sessions out in it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::Codec;
+use session_core::codec::default_codec;
+
+/// Settings for a [`RedisStore`](crate::RedisStore).
+///
+/// ```
+/// use std::time::Duration;
+/// use session_redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://127.0.0.1:6379/")
+///     .with_prefix("myapp:session:")
+///     .with_timeout(Duration::from_millis(500));
+/// assert_eq!(config.prefix(), "myapp:session:");
+/// // The password never shows in logs.
+/// let shown = format!("{:?}", RedisConfig::new("redis://:hunter2@cache:6379/"));
+/// assert!(!shown.contains("hunter2"));
+/// ```
+#[derive(Clone)]
+pub struct RedisConfig {
+    pub(crate) url: String,
+    pub(crate) prefix: String,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) codec: Arc<dyn Codec>,
+}
+
+impl RedisConfig {
+    /// Settings for the server at `url` (`redis://[:password@]host[:port][/db]`, or
+    /// `rediss://` with the `tls` feature), with the defaults: prefix `session:`, a 2 second
+    /// time limit per operation and per connection attempt, and the MessagePack codec.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisConfig {
+            url: url.into(),
+            prefix: "session:".into(),
+            timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(2),
+            codec: default_codec(),
+        }
+    }
+
+    /// Puts every key this store writes under `prefix`, so several applications (or test
+    /// cases) share one server without seeing each other's sessions.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Fails an operation that has no answer after `timeout` with a temporary
+    /// [`ErrorKind::Timeout`](session_core::ErrorKind::Timeout) error, instead of waiting on a
+    /// server that went away.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Gives up a connection attempt after `timeout`.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Encodes records with `codec`. Records written with another codec stay readable.
+    pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The URL with any password replaced, for messages.
+    pub(crate) fn redacted_url(&self) -> String {
+        match (self.url.split_once("://"), self.url.rfind('@')) {
+            (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
+                let host = &self.url[at + 1..];
+                let user = rest.split(['@', ':']).next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.redacted_url())
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("codec", &self.codec.name())
+            .finish()
+    }
+}

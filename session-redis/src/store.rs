@@ -1,0 +1,330 @@
+//! The Redis store.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisResult};
+use session_core::chrono::{DateTime, TimeZone, Utc};
+use session_core::{
+    Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
+    async_trait,
+};
+
+use crate::config::RedisConfig;
+use crate::error::{NAME, map, timed_out};
+use crate::scripts;
+
+/// Sessions in Redis.
+///
+/// One shared multiplexed connection (reconnecting on its own) serves every request. Each
+/// operation is one round trip: `load` reads the hash, and `create`, `save`, `touch` and
+/// `delete` each run one server-side script, so version checks and owner-index updates are
+/// atomic. Records expire natively when their idle expiry passes.
+///
+/// | capability | |
+/// |---|---|
+/// | conditional writes | yes (script compares versions) |
+/// | native expiry | yes (`PEXPIREAT`) |
+/// | sweep | not needed (returns `Unsupported`) |
+/// | owner index | yes (a set per owner, cleaned as it is read) |
+/// | shared across processes | yes |
+///
+/// Needs Redis 6 or later; scripts touch keys they derive from the owner name, so Redis Cluster
+/// is not supported yet.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), session_core::Error> {
+/// use session_redis::{RedisConfig, RedisStore};
+///
+/// let store = RedisStore::connect(RedisConfig::new("redis://127.0.0.1:6379/")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    config: Arc<RedisConfig>,
+}
+
+impl RedisStore {
+    /// Connects to the server in `config`, failing if it cannot be reached.
+    pub async fn connect(config: RedisConfig) -> Result<Self> {
+        let client = Client::open(config.url.as_str()).map_err(|e| {
+            Error::new(ErrorKind::Config, Operation::Connect)
+                .with_store(NAME)
+                .with_context(format!("invalid Redis URL {}", config.redacted_url()))
+                .with_source(e)
+        })?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(config.timeout))
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, manager_config)
+            .await
+            .map_err(|e| {
+                map(e, Operation::Connect)
+                    .with_context(format!("cannot connect to {}", config.redacted_url()))
+            })?;
+        Ok(RedisStore {
+            conn,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The same store (same connection) reading and writing with `codec`.
+    pub fn with_codec(&self, codec: Arc<dyn Codec>) -> Self {
+        let mut config = (*self.config).clone();
+        config.codec = codec;
+        RedisStore {
+            conn: self.conn.clone(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// The same store (same connection) under another key prefix.
+    pub fn with_prefix(&self, prefix: impl Into<String>) -> Self {
+        let config = (*self.config).clone().with_prefix(prefix);
+        RedisStore {
+            conn: self.conn.clone(),
+            config: Arc::new(config),
+        }
+    }
+
+    fn session_prefix(&self) -> String {
+        format!("{}s:", self.config.prefix)
+    }
+
+    fn session_key(&self, key: &SessionKey) -> String {
+        format!("{}s:{}", self.config.prefix, key.as_str())
+    }
+
+    fn owner_prefix(&self) -> String {
+        format!("{}o:", self.config.prefix)
+    }
+
+    /// Runs `op` with the configured time limit, mapping errors.
+    async fn run<T>(&self, op: Operation, call: impl Future<Output = RedisResult<T>>) -> Result<T> {
+        match tokio::time::timeout(self.config.timeout, call).await {
+            Ok(result) => result.map_err(|e| map(e, op)),
+            Err(_) => Err(timed_out(op, self.config.timeout)),
+        }
+    }
+
+    fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
+        self.config
+            .codec
+            .encode(record)
+            .map_err(|e| e.with_store(NAME).with_operation(op))
+    }
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn now_millis() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+            .with_owner_index(true)
+            .with_native_ttl(true)
+            .with_shared(true)
+    }
+
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+        let mut conn = self.conn.clone();
+        let redis_key = self.session_key(key);
+        let (version, expires, data): (Option<u64>, Option<i64>, Option<Vec<u8>>) = self
+            .run(
+                Operation::Load,
+                redis::cmd("HMGET")
+                    .arg(&redis_key)
+                    .arg("v")
+                    .arg("x")
+                    .arg("d")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let (Some(version), Some(expires), Some(data)) = (version, expires, data) else {
+            return Ok(None);
+        };
+        if expires <= now_millis() {
+            return Ok(None);
+        }
+        let mut record = self
+            .config
+            .codec
+            .decode(&data)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))?;
+        record.version = version;
+        record.expires_at = Utc
+            .timestamp_millis_opt(expires)
+            .single()
+            .unwrap_or(record.expires_at);
+        Ok(Some(record))
+    }
+
+    async fn create(&self, record: &Record) -> Result<()> {
+        let data = self.encode(record, Operation::Create)?;
+        let mut conn = self.conn.clone();
+        let created: i64 = self
+            .run(
+                Operation::Create,
+                scripts::CREATE
+                    .key(self.session_key(&record.key))
+                    .arg(record.version)
+                    .arg(millis(record.expires_at))
+                    .arg(data)
+                    .arg(record.owner.as_deref().unwrap_or(""))
+                    .arg(now_millis())
+                    .arg(self.owner_prefix())
+                    .arg(record.key.as_str())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(Error::already_exists(Operation::Create).with_store(NAME))
+        }
+    }
+
+    async fn save(&self, record: &Record) -> Result<u64> {
+        let data = self.encode(record, Operation::Save)?;
+        let mut conn = self.conn.clone();
+        let outcome: i64 = self
+            .run(
+                Operation::Save,
+                scripts::SAVE
+                    .key(self.session_key(&record.key))
+                    .arg(record.version)
+                    .arg(millis(record.expires_at))
+                    .arg(data)
+                    .arg(record.owner.as_deref().unwrap_or(""))
+                    .arg(now_millis())
+                    .arg(self.owner_prefix())
+                    .arg(record.key.as_str())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        match outcome {
+            -1 => Err(Error::not_found(Operation::Save).with_store(NAME)),
+            -2 => Err(Error::conflict(Operation::Save)
+                .with_store(NAME)
+                .with_context(format!(
+                    "the record was loaded at version {} and has changed since",
+                    record.version
+                ))),
+            version => u64::try_from(version).map_err(|_| {
+                Error::new(ErrorKind::Backend, Operation::Save)
+                    .with_store(NAME)
+                    .with_context(format!("the save script answered {version}"))
+            }),
+        }
+    }
+
+    async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let touched: i64 = self
+            .run(
+                Operation::Touch,
+                scripts::TOUCH
+                    .key(self.session_key(key))
+                    .arg(millis(expires_at))
+                    .arg(now_millis())
+                    .arg(self.owner_prefix())
+                    .arg(key.as_str())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if touched == 1 {
+            Ok(())
+        } else {
+            Err(Error::not_found(Operation::Touch).with_store(NAME))
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .run(
+                Operation::Delete,
+                scripts::DELETE
+                    .key(self.session_key(key))
+                    .arg(self.owner_prefix())
+                    .arg(key.as_str())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn sweep(&self) -> Result<u64> {
+        Err(Error::unsupported(
+            Operation::Sweep,
+            "Redis expires sessions by itself; there is nothing to sweep",
+        )
+        .with_store(NAME))
+    }
+
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
+        let mut conn = self.conn.clone();
+        let members: Vec<String> = self
+            .run(
+                Operation::ListByOwner,
+                scripts::LIST_BY_OWNER
+                    .key(format!("{}{owner}", self.owner_prefix()))
+                    .arg(self.session_prefix())
+                    .arg(owner)
+                    .arg(now_millis())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        let mut keys = Vec::with_capacity(members.len());
+        for member in members {
+            keys.push(SessionKey::parse(&member).map_err(|e| {
+                Error::new(ErrorKind::Decode, Operation::ListByOwner)
+                    .with_store(NAME)
+                    .with_context(format!(
+                        "the owner index holds {member:?}, not a session key"
+                    ))
+                    .with_source(e)
+            })?);
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        let deleted: u64 = self
+            .run(
+                Operation::DeleteByOwner,
+                scripts::DELETE_BY_OWNER
+                    .key(format!("{}{owner}", self.owner_prefix()))
+                    .arg(self.session_prefix())
+                    .arg(owner)
+                    .arg(now_millis())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        Ok(deleted)
+    }
+}
