@@ -14,7 +14,9 @@
 //! - [`Codec`] turns records into bytes: [`MessagePack`] by default, or [`Json`]; either
 //!   reads what the other wrote.
 //! - [`Error`] is the one error type, with an [`ErrorKind`] to branch on.
-//! - [`MemoryStore`] keeps sessions in process memory.
+//! - [`MemoryStore`] keeps sessions in process memory; [`MokaStore`] (feature `moka`) in a
+//!   bounded concurrent cache.
+//! - [`CachingStore`] puts any store in front of any other (moka in front of Postgres ...).
 //! - [`Session`] is the per-request handle handlers use: get, insert, pull, increment, flash,
 //!   regenerate, invalidate ... with lazy loading and a change set replayed on conflicts.
 //!
@@ -33,18 +35,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod caching;
 pub mod codec;
 mod error;
 mod id;
 mod memory;
+#[cfg(feature = "moka")]
+mod moka;
 mod record;
 mod session;
 mod store;
 
+pub use caching::{CacheStats, CachingStore};
 pub use codec::{Codec, Format, Json, MessagePack};
 pub use error::{BoxError, Error, ErrorKind, Operation, Result};
 pub use id::{IdError, SessionKey, SessionToken};
 pub use memory::MemoryStore;
+#[cfg(feature = "moka")]
+pub use moka::{MokaStore, MokaStoreBuilder};
 pub use record::{Data, Record, Value};
 #[cfg(feature = "axum")]
 pub use session::MissingSessionLayer;
