@@ -9,5 +9,8 @@ pub mod getting_started {}
 #[doc = include_str!("../guide/verbs.md")]
 pub mod verbs {}
 
+#[doc = include_str!("../guide/caching.md")]
+pub mod caching {}
+
 #[doc = include_str!("../guide/custom-store.md")]
 pub mod custom_store {}

@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use redis::AsyncCommands;
 use session_conformance::provision;
 use session_core::chrono::{Duration, Utc};
-use session_core::{Codec, MessagePack, Record, SessionKey, SessionStore};
+use session_core::{CachingStore, Codec, MessagePack, MokaStore, Record, SessionKey, SessionStore};
 use session_redis::{RedisConfig, RedisStore};
 
 /// The same work as the store's save script, for the raw comparison.
@@ -136,6 +136,23 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Loads that the moka cache answers, against the same loads from Redis.
+    let cached = CachingStore::new(MokaStore::new(), store.clone());
+    rt.block_on(cached.load(&record.key))
+        .expect("fill the cache");
+    let mut group = c.benchmark_group("load");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("redis_store", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(store.load(&record.key).await.expect("load")) })
+    });
+    group.bench_function("moka_over_redis_hit", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(cached.load(&record.key).await.expect("load")) })
+    });
+    group.finish();
+    eprintln!("cache stats: {:?}", cached.stats());
     let _ = rt.block_on(rt.spawn(async { provision::shutdown() }));
 }
 
