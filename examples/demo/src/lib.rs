@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use session_core::{Error, MemoryStore, Session, SessionStore};
+use session_file::FileStore;
 use session_tower::{Driver, SessionLayer, Settings};
 
 /// The password every demo account accepts.
@@ -27,14 +28,34 @@ pub fn settings() -> Result<Settings, Error> {
     Settings::load(file.exists().then_some(file.as_path()))
 }
 
-/// The store the settings name. The demo ships with the drivers that need no server.
+/// The store the settings name. The demo ships with the drivers that need no server: files
+/// (the default, kept across restarts) and memory.
 pub fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     match settings.driver {
+        Driver::File => Ok(Arc::new(FileStore::new(&settings.files_path)?)),
         Driver::Memory => Ok(Arc::new(MemoryStore::new())),
         other => Err(Error::config(format!(
-            "the demo does not include the {other:?} driver; use SESSION_DRIVER=memory"
+            "the demo does not include the {other:?} driver; use SESSION_DRIVER=file or memory"
         ))),
     }
+}
+
+/// Deletes expired sessions every `every`, for stores that need a sweep; logs what it did.
+pub fn spawn_sweeper(store: Arc<dyn SessionStore>, every: std::time::Duration) {
+    if !store.capabilities().sweep {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match store.sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "swept expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+            }
+        }
+    });
 }
 
 /// The site, with sessions from `layer`.

@@ -176,3 +176,34 @@ async fn profile_form_round_trips_errors_old_input_and_a_saved_message() {
     );
     assert!(!html.contains("Profile saved!"));
 }
+
+#[tokio::test]
+async fn sessions_survive_a_restart_on_the_file_store() {
+    let dir = std::env::temp_dir().join(format!("session-demo-{}", std::process::id()));
+    let settings = Settings::from_sources(
+        None,
+        [
+            ("SESSION_SECURE_COOKIE", "false"),
+            ("SESSION_DRIVER", "file"),
+            ("SESSION_FILES_PATH", dir.to_str().unwrap()),
+        ],
+    )
+    .unwrap();
+    let client = browser();
+    for expected in ["1", "2"] {
+        // A fresh server each time, as after a restart; only the directory carries over.
+        let store = session_demo::store(&settings).unwrap();
+        let layer = settings.layer(store).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server =
+            tokio::spawn(async move { axum::serve(listener, session_demo::app(layer)).await });
+        let html = page(&client, format!("http://{addr}/")).await;
+        assert!(
+            html.contains(&format!("<span id=visits>{expected}</span>")),
+            "{html}"
+        );
+        server.abort();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
