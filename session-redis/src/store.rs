@@ -111,6 +111,27 @@ impl RedisStore {
         }
     }
 
+    /// Runs a write script (`CREATE` or `SAVE`) on `record`: both take the record's version,
+    /// expiry, encoded data and owner, the caller's clock, and the owner-index names.
+    async fn write(&self, script: &redis::Script, record: &Record, op: Operation) -> Result<i64> {
+        let data = self.encode(record, op)?;
+        let mut conn = self.conn.clone();
+        self.run(
+            op,
+            script
+                .key(self.session_key(&record.key))
+                .arg(record.version)
+                .arg(millis(record.expires_at))
+                .arg(data)
+                .arg(record.owner.as_deref().unwrap_or(""))
+                .arg(now_millis())
+                .arg(self.owner_prefix())
+                .arg(record.key.as_str())
+                .invoke_async(&mut conn),
+        )
+        .await
+    }
+
     fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
         self.config
             .codec
@@ -182,22 +203,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &Record) -> Result<()> {
-        let data = self.encode(record, Operation::Create)?;
-        let mut conn = self.conn.clone();
-        let created: i64 = self
-            .run(
-                Operation::Create,
-                scripts::CREATE
-                    .key(self.session_key(&record.key))
-                    .arg(record.version)
-                    .arg(millis(record.expires_at))
-                    .arg(data)
-                    .arg(record.owner.as_deref().unwrap_or(""))
-                    .arg(now_millis())
-                    .arg(self.owner_prefix())
-                    .arg(record.key.as_str())
-                    .invoke_async(&mut conn),
-            )
+        let created = self
+            .write(&scripts::CREATE, record, Operation::Create)
             .await?;
         if created == 1 {
             Ok(())
@@ -207,23 +214,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn save(&self, record: &Record) -> Result<u64> {
-        let data = self.encode(record, Operation::Save)?;
-        let mut conn = self.conn.clone();
-        let outcome: i64 = self
-            .run(
-                Operation::Save,
-                scripts::SAVE
-                    .key(self.session_key(&record.key))
-                    .arg(record.version)
-                    .arg(millis(record.expires_at))
-                    .arg(data)
-                    .arg(record.owner.as_deref().unwrap_or(""))
-                    .arg(now_millis())
-                    .arg(self.owner_prefix())
-                    .arg(record.key.as_str())
-                    .invoke_async(&mut conn),
-            )
-            .await?;
+        let outcome = self.write(&scripts::SAVE, record, Operation::Save).await?;
         match outcome {
             -1 => Err(Error::not_found(Operation::Save).with_store(NAME)),
             -2 => Err(Error::conflict(Operation::Save)

@@ -17,6 +17,12 @@ async fn serve() -> (String, Arc<MemoryStore>) {
     (format!("http://{addr}"), store)
 }
 
+/// Posts `form` to `url`, follows the redirect, and returns the final page.
+async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> String {
+    let response = client.post(url).form(form).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -60,13 +66,12 @@ async fn visit_counter_counts_per_browser() {
 async fn failed_login_brings_back_errors_and_the_name_but_never_the_password() {
     let (base, _) = serve().await;
     let client = browser();
-    let response = client
-        .post(format!("{base}/login"))
-        .form(&[("username", "ada <script>"), ("password", "wrong")])
-        .send()
-        .await
-        .unwrap();
-    let html = response.text().await.unwrap();
+    let html = post(
+        &client,
+        format!("{base}/login"),
+        &[("username", "ada <script>"), ("password", "wrong")],
+    )
+    .await;
     assert!(html.contains("That password is not right."), "{html}");
     assert!(
         html.contains("value=\"ada &lt;script&gt;\""),
@@ -87,18 +92,15 @@ async fn login_regenerates_the_token_and_logout_ends_the_session() {
     page(&client, format!("{base}/")).await;
     assert_eq!(store.len(), 1);
 
-    let html = client
-        .post(format!("{base}/login"))
-        .form(&[
+    let html = post(
+        &client,
+        format!("{base}/login"),
+        &[
             ("username", "ada"),
             ("password", session_demo::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert!(html.contains("Welcome, ada!"), "{html}");
     assert!(html.contains("Signed in as <strong>ada</strong>"), "{html}");
     assert!(
@@ -118,14 +120,7 @@ async fn login_regenerates_the_token_and_logout_ends_the_session() {
         "the welcome flash showed twice"
     );
 
-    let html = client
-        .post(format!("{base}/logout"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = post(&client, format!("{base}/logout"), &[]).await;
     assert!(html.contains("You have been logged out."), "{html}");
     assert!(html.contains("Log in"), "{html}");
     assert!(store.list_by_owner("ada").await.unwrap().is_empty());
@@ -135,38 +130,32 @@ async fn login_regenerates_the_token_and_logout_ends_the_session() {
 async fn profile_form_round_trips_errors_old_input_and_a_saved_message() {
     let (base, _) = serve().await;
     let client = browser();
-    client
-        .post(format!("{base}/login"))
-        .form(&[
+    post(
+        &client,
+        format!("{base}/login"),
+        &[
             ("username", "ada"),
             ("password", session_demo::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
 
-    let html = client
-        .post(format!("{base}/profile"))
-        .form(&[("name", "Ada Lovelace"), ("email", "not-an-address")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = post(
+        &client,
+        format!("{base}/profile"),
+        &[("name", "Ada Lovelace"), ("email", "not-an-address")],
+    )
+    .await;
     assert!(html.contains("Enter an email address"), "{html}");
     assert!(html.contains("value=\"Ada Lovelace\""), "{html}");
     assert!(html.contains("value=\"not-an-address\""), "{html}");
 
-    let html = client
-        .post(format!("{base}/profile"))
-        .form(&[("name", "Ada Lovelace"), ("email", "ada@example.com")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = post(
+        &client,
+        format!("{base}/profile"),
+        &[("name", "Ada Lovelace"), ("email", "ada@example.com")],
+    )
+    .await;
     assert!(html.contains("Profile saved!"), "{html}");
     assert!(!html.contains("class=error"), "{html}");
     let html = page(&client, format!("{base}/profile")).await;
