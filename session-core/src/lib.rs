@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod caching;
+mod client;
 pub mod codec;
 mod error;
 mod id;
@@ -47,6 +48,7 @@ mod session;
 mod store;
 
 pub use caching::{CacheStats, CachingStore};
+pub use client::{ClientSideStore, CookieJar, Opened};
 pub use codec::{Codec, Format, Json, MessagePack};
 pub use error::{BoxError, Error, ErrorKind, Operation, Result};
 pub use id::{IdError, SessionKey, SessionToken};

@@ -202,14 +202,10 @@ impl SessionStore for MemoryStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            owner_index: true,
-            native_ttl: false,
-            sweep: true,
-            conditional_writes: true,
-            shared: false,
-            max_record_size: self.max_record_size,
-        }
+        Capabilities::default()
+            .with_owner_index(true)
+            .with_sweep(true)
+            .with_max_record_size(self.max_record_size)
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {

@@ -37,12 +37,15 @@ pub struct Capabilities {
     pub conditional_writes: bool,
     /// Several processes (or machines) pointing at the same backend see the same sessions.
     pub shared: bool,
+    /// The server can end a session: once deleted (logout, regenerate), its old token or cookie
+    /// no longer works. Only a store that keeps nothing server-side (a sealed cookie) lacks this.
+    pub revocable: bool,
     /// The largest encoded record the store accepts, when it has a limit.
     pub max_record_size: Option<usize>,
 }
 
 impl Default for Capabilities {
-    /// Conditional writes, and nothing optional.
+    /// Conditional writes and revocation, and nothing optional.
     fn default() -> Self {
         Capabilities {
             owner_index: false,
@@ -50,6 +53,7 @@ impl Default for Capabilities {
             sweep: false,
             conditional_writes: true,
             shared: false,
+            revocable: true,
             max_record_size: None,
         }
     }
@@ -83,6 +87,12 @@ impl Capabilities {
     /// Sets [`Capabilities::shared`].
     pub const fn with_shared(mut self, on: bool) -> Self {
         self.shared = on;
+        self
+    }
+
+    /// Sets [`Capabilities::revocable`].
+    pub const fn with_revocable(mut self, on: bool) -> Self {
+        self.revocable = on;
         self
     }
 

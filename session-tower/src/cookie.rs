@@ -3,7 +3,7 @@
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::{COOKIE, HeaderValue};
-use session_core::chrono::Utc;
+use session_core::chrono::{DateTime, Utc};
 use session_core::{CookieAction, Error};
 
 /// How the session cookie is named and scoped.
@@ -158,26 +158,43 @@ impl CookieConfig {
             })
     }
 
-    /// The `Set-Cookie` header value for `action`, if it needs one.
+    /// The `Set-Cookie` header value for `action` on a server-side session (the cookie holds the
+    /// token), if it needs one.
     pub fn header(&self, full_name: &str, action: &CookieAction) -> Option<HeaderValue> {
-        let mut cookie = match action {
-            CookieAction::Unchanged => return None,
+        match action {
             CookieAction::Set { token, expires_at } => {
-                let mut c = Cookie::new(full_name.to_owned(), token.as_str().to_owned());
-                if !self.expire_on_close {
-                    // Rounded, so a session written a few milliseconds ago still says its full lifetime.
-                    let secs = ((*expires_at - Utc::now()).num_milliseconds().max(0) + 500) / 1000;
-                    c.set_max_age(cookie::time::Duration::seconds(secs));
-                }
-                c
+                self.set_header(full_name, token.as_str(), *expires_at)
             }
-            CookieAction::Remove => {
-                let mut c = Cookie::new(full_name.to_owned(), "");
-                c.set_max_age(cookie::time::Duration::ZERO);
-                c
-            }
-            _ => return None,
-        };
+            CookieAction::Remove => self.removal_header(full_name),
+            _ => None,
+        }
+    }
+
+    /// A `Set-Cookie` header setting the cookie to `value`, expiring at `expires_at` (unless the
+    /// cookie ends with the browser).
+    pub fn set_header(
+        &self,
+        full_name: &str,
+        value: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Option<HeaderValue> {
+        let mut cookie = Cookie::new(full_name.to_owned(), value.to_owned());
+        if !self.expire_on_close {
+            // Rounded, so a session written a few milliseconds ago still says its full lifetime.
+            let secs = ((expires_at - Utc::now()).num_milliseconds().max(0) + 500) / 1000;
+            cookie.set_max_age(cookie::time::Duration::seconds(secs));
+        }
+        self.finish(cookie)
+    }
+
+    /// A `Set-Cookie` header removing the cookie.
+    pub fn removal_header(&self, full_name: &str) -> Option<HeaderValue> {
+        let mut cookie = Cookie::new(full_name.to_owned(), "");
+        cookie.set_max_age(cookie::time::Duration::ZERO);
+        self.finish(cookie)
+    }
+
+    fn finish(&self, mut cookie: Cookie<'static>) -> Option<HeaderValue> {
         cookie.set_http_only(self.http_only);
         cookie.set_secure(self.secure);
         cookie.set_same_site(self.same_site);

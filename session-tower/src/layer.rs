@@ -8,7 +8,10 @@ use std::task::{Context, Poll};
 
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
-use session_core::{Error, Session, SessionConfig, SessionStore};
+use session_core::{
+    ClientSideStore, CookieAction, CookieJar, Error, Opened, Session, SessionConfig, SessionStore,
+    SessionToken,
+};
 use tower::{Layer, Service};
 
 use crate::cookie::CookieConfig;
@@ -70,8 +73,26 @@ pub struct SessionLayer {
     shared: Arc<Shared>,
 }
 
+/// Where sessions live.
+#[derive(Clone)]
+enum Storage {
+    /// On the server; the cookie holds a token.
+    Server(Arc<dyn SessionStore>),
+    /// In the cookie itself, sealed.
+    Client(Arc<dyn ClientSideStore>),
+}
+
+impl Storage {
+    fn name(&self) -> &str {
+        match self {
+            Storage::Server(store) => store.name(),
+            Storage::Client(storage) => storage.name(),
+        }
+    }
+}
+
 struct Shared {
-    store: Arc<dyn SessionStore>,
+    storage: Storage,
     config: Arc<SessionConfig>,
     cookie: CookieConfig,
     cookie_name: String,
@@ -96,10 +117,40 @@ impl SessionLayer {
         cookie: CookieConfig,
         commit_on: CommitOn,
     ) -> Result<Self, Error> {
+        Self::build(Storage::Server(store), config, cookie, commit_on)
+    }
+
+    /// A layer keeping sessions in the cookie itself, sealed by `storage` (see the
+    /// `session-cookie` crate), with the default session and cookie settings.
+    pub fn client_side(storage: impl ClientSideStore) -> Result<Self, Error> {
+        Self::client_side_from_parts(
+            Arc::new(storage),
+            SessionConfig::default(),
+            CookieConfig::default(),
+            CommitOn::default(),
+        )
+    }
+
+    /// A client-side layer from every part; fails when the cookie settings are invalid.
+    pub fn client_side_from_parts(
+        storage: Arc<dyn ClientSideStore>,
+        config: SessionConfig,
+        cookie: CookieConfig,
+        commit_on: CommitOn,
+    ) -> Result<Self, Error> {
+        Self::build(Storage::Client(storage), config, cookie, commit_on)
+    }
+
+    fn build(
+        storage: Storage,
+        config: SessionConfig,
+        cookie: CookieConfig,
+        commit_on: CommitOn,
+    ) -> Result<Self, Error> {
         cookie.validate()?;
         Ok(SessionLayer {
             shared: Arc::new(Shared {
-                store,
+                storage,
                 config: Arc::new(config),
                 cookie_name: cookie.full_name(),
                 cookie,
@@ -111,47 +162,40 @@ impl SessionLayer {
     /// The same layer with other session settings.
     pub fn with_config(self, config: SessionConfig) -> Self {
         let s = &self.shared;
-        SessionLayer {
-            shared: Arc::new(Shared {
-                store: s.store.clone(),
-                config: Arc::new(config),
-                cookie: s.cookie.clone(),
-                cookie_name: s.cookie_name.clone(),
-                commit_on: s.commit_on,
-            }),
-        }
+        Self::build(s.storage.clone(), config, s.cookie.clone(), s.commit_on).unwrap_or(self)
     }
 
     /// The same layer with other cookie settings; fails when they are invalid.
     pub fn with_cookie(self, cookie: CookieConfig) -> Result<Self, Error> {
         let s = &self.shared;
-        Self::from_parts(s.store.clone(), (*s.config).clone(), cookie, s.commit_on)
+        Self::build(s.storage.clone(), (*s.config).clone(), cookie, s.commit_on)
     }
 
     /// The same layer committing on other statuses.
     pub fn with_commit_on(self, commit_on: CommitOn) -> Self {
         let s = &self.shared;
-        SessionLayer {
-            shared: Arc::new(Shared {
-                store: s.store.clone(),
-                config: s.config.clone(),
-                cookie: s.cookie.clone(),
-                cookie_name: s.cookie_name.clone(),
-                commit_on,
-            }),
-        }
+        Self::build(
+            s.storage.clone(),
+            (*s.config).clone(),
+            s.cookie.clone(),
+            commit_on,
+        )
+        .unwrap_or(self)
     }
 
-    /// The store sessions are kept in.
-    pub fn store(&self) -> &Arc<dyn SessionStore> {
-        &self.shared.store
+    /// The server-side store sessions are kept in, if they are kept on the server.
+    pub fn store(&self) -> Option<&Arc<dyn SessionStore>> {
+        match &self.shared.storage {
+            Storage::Server(store) => Some(store),
+            Storage::Client(_) => None,
+        }
     }
 }
 
 impl fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("store", &self.shared.store.name())
+            .field("storage", &self.shared.storage.name())
             .field("config", &self.shared.config)
             .field("cookie", &self.shared.cookie)
             .field("commit_on", &self.shared.commit_on)
@@ -180,7 +224,7 @@ pub struct SessionService<S> {
 impl<S> fmt::Debug for SessionService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionService")
-            .field("store", &self.shared.store.name())
+            .field("storage", &self.shared.storage.name())
             .finish_non_exhaustive()
     }
 }
@@ -205,7 +249,7 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = self.shared.clone();
         let cookie = shared.cookie.read(request.headers(), &shared.cookie_name);
-        let session = Session::new(shared.store.clone(), shared.config.clone(), cookie);
+        let (session, jar) = shared.start(cookie);
         request.extensions_mut().insert(session.clone());
 
         // The clone is the one that was not polled ready; keep the ready one for this call.
@@ -216,31 +260,106 @@ where
             if !shared.commit_on.allows(response.status()) {
                 return Ok(response);
             }
-            match session.finish().await {
-                Ok(committed) => {
-                    let headers = response.headers_mut();
-                    if committed.accessed {
-                        headers.append(VARY, HeaderValue::from_static("cookie"));
-                    }
-                    if let Some(value) =
-                        shared.cookie.header(&shared.cookie_name, &committed.cookie)
-                    {
-                        headers.append(SET_COOKIE, value);
-                        if !headers.contains_key(CACHE_CONTROL) {
-                            headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-                        }
-                    }
-                    Ok(response)
-                }
-                Err(err) => Ok(error_response(&shared, &err)),
+            let committed = match session.finish().await {
+                Ok(committed) => committed,
+                Err(err) => return Ok(error_response(&shared, &err)),
+            };
+            let set_cookie = match shared.set_cookie(committed.cookie, jar) {
+                Ok(value) => value,
+                Err(err) => return Ok(error_response(&shared, &err)),
+            };
+            let headers = response.headers_mut();
+            if committed.accessed {
+                headers.append(VARY, HeaderValue::from_static("cookie"));
             }
+            if let Some(value) = set_cookie {
+                headers.append(SET_COOKIE, value);
+                if !headers.contains_key(CACHE_CONTROL) {
+                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+                }
+            }
+            Ok(response)
         })
+    }
+}
+
+/// A client-side request's jar, the token its record went in under, and whether the cookie
+/// must be sealed again even if nothing changed.
+struct JarState {
+    jar: CookieJar,
+    token: Option<SessionToken>,
+    reseal: bool,
+}
+
+impl Shared {
+    /// The request's session (and, for client-side storage, its jar) from its cookie.
+    fn start(&self, cookie: Option<&str>) -> (Session, Option<JarState>) {
+        let storage = match &self.storage {
+            Storage::Server(store) => {
+                return (
+                    Session::new(store.clone(), self.config.clone(), cookie),
+                    None,
+                );
+            }
+            Storage::Client(storage) => storage,
+        };
+        let opened = cookie.map(|value| storage.open(&self.cookie_name, value));
+        let (jar, token, reseal) = match opened {
+            Some(Opened::Valid { record, reseal }) => {
+                let (jar, token) = CookieJar::holding(storage.name(), record);
+                (jar, Some(token), reseal)
+            }
+            Some(Opened::Invalid(reason)) => {
+                tracing::debug!(reason, "session cookie rejected; starting a fresh session");
+                (CookieJar::new(storage.name()), None, false)
+            }
+            _ => (CookieJar::new(storage.name()), None, false),
+        };
+        // A rejected cookie is passed on as present-but-invalid, so the session drops it.
+        let presented = match (&token, cookie) {
+            (Some(token), _) => Some(token.as_str().to_owned()),
+            (None, Some(_)) => Some(String::new()),
+            (None, None) => None,
+        };
+        let session = Session::new(
+            Arc::new(jar.clone()),
+            self.config.clone(),
+            presented.as_deref(),
+        );
+        (session, Some(JarState { jar, token, reseal }))
+    }
+
+    /// The `Set-Cookie` value for what the commit decided.
+    fn set_cookie(
+        &self,
+        action: CookieAction,
+        jar: Option<JarState>,
+    ) -> Result<Option<HeaderValue>, Error> {
+        let (Storage::Client(storage), Some(jar)) = (&self.storage, jar) else {
+            return Ok(self.cookie.header(&self.cookie_name, &action));
+        };
+        let token = match action {
+            CookieAction::Set { token, .. } => token,
+            CookieAction::Unchanged if jar.reseal => match jar.token {
+                Some(token) => token,
+                None => return Ok(None),
+            },
+            CookieAction::Remove => return Ok(self.cookie.removal_header(&self.cookie_name)),
+            _ => return Ok(None),
+        };
+        let Some(record) = jar.jar.record(&token) else {
+            return Ok(None);
+        };
+        let sealed = storage.seal(&self.cookie_name, &record)?;
+        Ok(self
+            .cookie
+            .set_header(&self.cookie_name, &sealed, record.expires_at))
     }
 }
 
 fn error_response<B: From<&'static str>>(shared: &Shared, err: &Error) -> Response<B> {
     tracing::error!(
-        store = shared.store.name(),
+        store = shared.storage.name(),
         error = %err,
         source = ?std::error::Error::source(err),
         "session commit failed; answering with an error instead of the handler's response"
