@@ -1,0 +1,204 @@
+//! Sealing sessions into cookies.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use session_core::chrono::Utc;
+use session_core::codec::default_codec;
+use session_core::{
+    Capabilities, ClientSideStore, Codec, Error, ErrorKind, Opened, Operation, Record, Result,
+};
+
+use crate::key::Key;
+
+const NAME: &str = "cookie";
+/// First byte of every sealed value: the format, so a later one can be told apart.
+const FORMAT: u8 = 1;
+const NONCE: usize = 24;
+const TAG: usize = 16;
+/// What browsers keep of one cookie: name, `=`, and value.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Sessions sealed in the cookie with XChaCha20-Poly1305.
+///
+/// The cookie value is `base64url(format ‖ nonce ‖ ciphertext ‖ tag)`, where the plaintext is
+/// the encoded record (its idle expiry and absolute deadline included) and the cookie's name is
+/// bound in as associated data, so a value cannot be moved to another cookie. The nonce is 192
+/// random bits per seal, so one key can seal any number of cookies.
+///
+/// Keys rotate: the first key seals, every key opens, and a cookie opened with an older key is
+/// sealed again with the first on its way out. Remove a key once every cookie it sealed has
+/// expired.
+///
+/// # What a client-side store cannot do
+///
+/// The server keeps nothing, so:
+/// - **logout cannot revoke**: `invalidate` removes the cookie from the browser, but a copy of
+///   the old cookie taken before stays valid until its sealed expiry. Keep the idle timeout short,
+///   and put what must be revocable (a "sessions valid after" time per user) on the server.
+/// - **no version checks across requests**: two concurrent requests each change their own
+///   copy, and the cookie of the last response wins.
+/// - **no owner index**: the server cannot list or revoke a user's sessions.
+/// - **size**: a sealed session must fit in 4096 bytes with the cookie's name; a larger one is a
+///   [`ErrorKind::TooLarge`] error (a 500), never a cookie the browser silently drops.
+///
+/// ```
+/// use session_cookie::{CookieStore, Key};
+/// use session_tower::SessionLayer;
+///
+/// let store = CookieStore::new(vec![Key::generate()]).unwrap();
+/// let layer = SessionLayer::client_side(store).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct CookieStore {
+    ciphers: Arc<[XChaCha20Poly1305]>,
+    codec: Arc<dyn Codec>,
+}
+
+impl CookieStore {
+    /// A store sealing with the first of `keys` and opening with any of them.
+    ///
+    /// Fails with a [`ErrorKind::Config`] error when `keys` is empty.
+    pub fn new(keys: Vec<Key>) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(Error::config("the cookie store needs at least one key").with_store(NAME));
+        }
+        let ciphers = keys
+            .iter()
+            .map(|k| XChaCha20Poly1305::new((&k.0).into()))
+            .collect();
+        Ok(CookieStore {
+            ciphers,
+            codec: default_codec(),
+        })
+    }
+
+    /// Encodes records with `codec` before sealing (MessagePack by default; cookies written with
+    /// another codec still open).
+    pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    fn seal_bytes(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String> {
+        let mut nonce = [0u8; NONCE];
+        getrandom::fill(&mut nonce).map_err(|e| {
+            Error::new(ErrorKind::Backend, Operation::Encode)
+                .with_store(NAME)
+                .with_context(format!("no random nonce: {e}"))
+        })?;
+        let sealed = self.ciphers[0]
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: cookie_name.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                Error::new(ErrorKind::Encode, Operation::Encode)
+                    .with_store(NAME)
+                    .with_context("sealing failed")
+            })?;
+        let mut bytes = Vec::with_capacity(1 + NONCE + sealed.len());
+        bytes.push(FORMAT);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The plaintext and the index of the key that opened it.
+    fn open_bytes(
+        &self,
+        cookie_name: &str,
+        value: &str,
+    ) -> std::result::Result<(Vec<u8>, usize), &'static str> {
+        // Bound the work before decoding: no honest cookie is larger than a browser keeps.
+        if value.len() > MAX_COOKIE_BYTES {
+            return Err("longer than any cookie this store writes");
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| "not base64url")?;
+        if bytes.len() < 1 + NONCE + TAG {
+            return Err("too short");
+        }
+        if bytes[0] != FORMAT {
+            return Err("unknown format");
+        }
+        let (nonce, sealed) = bytes[1..].split_at(NONCE);
+        for (index, cipher) in self.ciphers.iter().enumerate() {
+            let payload = Payload {
+                msg: sealed,
+                aad: cookie_name.as_bytes(),
+            };
+            if let Ok(plaintext) = cipher.decrypt(XNonce::from_slice(nonce), payload) {
+                return Ok((plaintext, index));
+            }
+        }
+        Err("not sealed by any current key (tampered, or sealed for another cookie)")
+    }
+}
+
+impl fmt::Debug for CookieStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookieStore")
+            .field("keys", &self.ciphers.len())
+            .field("codec", &self.codec.name())
+            .finish()
+    }
+}
+
+impl ClientSideStore for CookieStore {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+            .with_conditional_writes(false)
+            .with_revocable(false)
+            .with_native_ttl(true)
+            .with_shared(true)
+            // An encoded record this size always fits with a cookie name of up to 32 bytes.
+            .with_max_record_size(Some(3000))
+    }
+
+    fn open(&self, cookie_name: &str, value: &str) -> Opened {
+        let (plaintext, key) = match self.open_bytes(cookie_name, value) {
+            Ok(opened) => opened,
+            Err(reason) => return Opened::Invalid(reason),
+        };
+        let Ok(record) = self.codec.decode(&plaintext) else {
+            return Opened::Invalid("sealed, but not a session record");
+        };
+        let now = Utc::now();
+        if record.expires_at <= now || record.deadline.is_some_and(|d| d <= now) {
+            return Opened::Invalid("expired");
+        }
+        Opened::Valid {
+            record,
+            reseal: key > 0,
+        }
+    }
+
+    fn seal(&self, cookie_name: &str, record: &Record) -> Result<String> {
+        let plaintext = self
+            .codec
+            .encode(record)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Save))?;
+        let value = self.seal_bytes(cookie_name, &plaintext)?;
+        let size = cookie_name.len() + 1 + value.len();
+        if size > MAX_COOKIE_BYTES {
+            return Err(Error::new(ErrorKind::TooLarge, Operation::Save)
+                .with_store(NAME)
+                .with_context(format!(
+                    "the sealed session cookie would be {size} bytes; browsers keep {MAX_COOKIE_BYTES}. \
+                     Keep less in the session, or use a server-side store"
+                )));
+        }
+        Ok(value)
+    }
+}
