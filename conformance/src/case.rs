@@ -6,16 +6,18 @@ use std::time::Duration as StdDuration;
 use futures::future::BoxFuture;
 use session_core::chrono::{DateTime, Duration, Utc};
 use session_core::codec::default_codec;
-use session_core::{Capabilities, Codec, Record, SessionKey, SessionStore};
+use session_core::{Capabilities, ClientSideStore, Codec, Record, SessionKey, SessionStore};
 
 use crate::check::{CaseError, CaseResult};
-use crate::suite::{SetupError, StoreFactory};
+use crate::suite::{ClientFactory, SetupError, StoreFactory};
 
 /// What a case needs from the store's [`Capabilities`] to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Needs {
     Nothing,
     ConditionalWrites,
+    /// A session the server can end, and store calls a test can count: a server-side store.
+    Revocable,
     Sweep,
     NoSweep,
     OwnerIndex,
@@ -29,6 +31,9 @@ impl Needs {
             Needs::Nothing => None,
             Needs::ConditionalWrites if !caps.conditional_writes => {
                 Some("the store does not declare conditional writes")
+            }
+            Needs::Revocable if !caps.revocable => {
+                Some("the store keeps nothing server-side: no revocation, no store calls to count")
             }
             Needs::Sweep if !caps.sweep => Some("the store does not declare a sweep"),
             Needs::NoSweep if caps.sweep => Some("the store declares a sweep"),
@@ -74,17 +79,38 @@ pub(crate) fn all() -> Vec<Case> {
 #[derive(Clone)]
 pub(crate) struct Fixture {
     factory: StoreFactory,
+    client: Option<ClientFactory>,
     namespace: String,
     pub(crate) caps: Capabilities,
 }
 
 impl Fixture {
-    pub(crate) fn new(factory: StoreFactory, namespace: String, caps: Capabilities) -> Self {
+    pub(crate) fn new(
+        factory: StoreFactory,
+        client: Option<ClientFactory>,
+        namespace: String,
+        caps: Capabilities,
+    ) -> Self {
         Fixture {
             factory,
+            client,
             namespace,
             caps,
         }
+    }
+
+    /// For a client-side suite, the client-side store the layer seals sessions with.
+    pub(crate) async fn client_storage(
+        &self,
+    ) -> Result<Option<Arc<dyn ClientSideStore>>, CaseError> {
+        let Some(client) = &self.client else {
+            return Ok(None);
+        };
+        client
+            .make(&self.namespace, default_codec())
+            .await
+            .map(Some)
+            .map_err(|e| CaseError::new(format!("could not make a store: {e}")))
     }
 
     /// A store in this case's namespace, with the default codec.

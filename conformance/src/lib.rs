@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod browser;
 mod case;
 mod check;
 mod counting;

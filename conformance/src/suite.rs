@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use libtest_mimic::{Arguments, Failed, Trial};
 use session_core::codec::default_codec;
-use session_core::{Capabilities, Codec, SessionKey, SessionStore};
+use session_core::{Capabilities, ClientSideStore, Codec, SessionKey, SessionStore};
 
 use crate::case::{Case, Fixture};
 use crate::check::{CaseError, chain};
@@ -120,6 +120,30 @@ type ErasedFactory = Arc<
         + Sync,
 >;
 
+type ErasedClientFactory = Arc<
+    dyn Fn(StoreContext) -> BoxFuture<'static, Result<Arc<dyn ClientSideStore>, SetupError>>
+        + Send
+        + Sync,
+>;
+
+/// Makes client-side stores for the request-level cases.
+#[derive(Clone)]
+pub(crate) struct ClientFactory(ErasedClientFactory);
+
+impl ClientFactory {
+    pub(crate) async fn make(
+        &self,
+        namespace: &str,
+        codec: Arc<dyn Codec>,
+    ) -> Result<Arc<dyn ClientSideStore>, SetupError> {
+        (self.0)(StoreContext {
+            namespace: namespace.to_owned(),
+            codec,
+        })
+        .await
+    }
+}
+
 /// Makes stores for the cases, from a driver's factory.
 #[derive(Clone)]
 pub(crate) struct StoreFactory(ErasedFactory);
@@ -159,6 +183,7 @@ impl StoreFactory {
 pub struct Suite {
     name: String,
     factory: StoreFactory,
+    client: Option<ClientFactory>,
     case_timeout: Duration,
     required: Option<bool>,
 }
@@ -239,6 +264,44 @@ impl Suite {
         Suite {
             name: name.into(),
             factory: StoreFactory(erased),
+            client: None,
+            case_timeout: provision::case_timeout(),
+            required: None,
+        }
+    }
+
+    /// A suite for a client-side store (sessions sealed in the cookie), which `factory` makes.
+    ///
+    /// Store-level cases run against a browser-like jar that keeps only what the store seals
+    /// and opens it on every load, so they check sealing, opening, expiry and size limits.
+    /// Request-level cases run through the layer's client-side mode. Cases that need what the
+    /// store's capabilities deny (revocation, version checks across requests) are ignored.
+    pub fn client_side<C, F, Fut>(name: impl Into<String>, factory: F) -> Self
+    where
+        C: ClientSideStore,
+        F: Fn(StoreContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<C, SetupError>> + Send + 'static,
+    {
+        let factory = Arc::new(factory);
+        let client: ErasedClientFactory = Arc::new(move |cx| {
+            let fut = factory(cx);
+            Box::pin(async move { fut.await.map(|c| Arc::new(c) as Arc<dyn ClientSideStore>) })
+        });
+        let client = ClientFactory(client);
+        let for_stores = client.clone();
+        let erased: ErasedFactory = Arc::new(move |cx: StoreContext| {
+            let client = for_stores.clone();
+            Box::pin(async move {
+                let cookies = cx.shared(crate::browser::Cookies::default);
+                let storage = client.make(&cx.namespace, cx.codec.clone()).await?;
+                Ok(Arc::new(crate::browser::Browser::new(storage, cookies))
+                    as Arc<dyn SessionStore>)
+            })
+        });
+        Suite {
+            name: name.into(),
+            factory: StoreFactory(erased),
+            client: Some(client),
             case_timeout: provision::case_timeout(),
             required: None,
         }
@@ -402,7 +465,12 @@ impl Suite {
     }
 
     async fn run_case(&self, case: Case, caps: Capabilities) -> Result<(), CaseError> {
-        let fixture = Fixture::new(self.factory.clone(), namespace(case.name), caps);
+        let fixture = Fixture::new(
+            self.factory.clone(),
+            self.client.clone(),
+            namespace(case.name),
+            caps,
+        );
         match tokio::time::timeout(self.case_timeout, (case.run)(fixture)).await {
             Ok(result) => result,
             Err(_) => Err(CaseError::new(format!(

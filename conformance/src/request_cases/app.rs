@@ -17,6 +17,7 @@ use session_tower::{CommitOn, CookieConfig, SessionLayer};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
+use crate::case::Fixture;
 use crate::check::CaseError;
 use crate::counting::CountingStore;
 
@@ -40,18 +41,25 @@ pub(crate) fn config() -> SessionConfig {
     SessionConfig::default().with_max_retries(64)
 }
 
-/// The test application over `store`, counting its calls.
-pub(crate) fn app(
-    store: Arc<dyn SessionStore>,
+/// The test application over the case's store, counting its calls; for a client-side suite,
+/// over the layer's client-side mode (the counts then stay at zero: there is no store).
+pub(crate) async fn app(
+    fx: &Fixture,
     config: SessionConfig,
 ) -> Result<(Router, Counted, Shared), CaseError> {
-    let counting = CountingStore::new(store);
-    let layer = SessionLayer::from_parts(
-        Arc::new(counting.clone()),
-        config,
-        CookieConfig::default().with_name(COOKIE),
-        CommitOn::default(),
-    )
+    let counting = CountingStore::new(fx.store().await?);
+    let cookie = CookieConfig::default().with_name(COOKIE);
+    let layer = match fx.client_storage().await? {
+        None => SessionLayer::from_parts(
+            Arc::new(counting.clone()),
+            config,
+            cookie,
+            CommitOn::default(),
+        ),
+        Some(storage) => {
+            SessionLayer::client_side_from_parts(storage, config, cookie, CommitOn::default())
+        }
+    }
     .map_err(CaseError::from)?;
     let gate = Shared::default();
     let router = Router::new()

@@ -10,9 +10,9 @@ use crate::check::{CaseResult, ensure, ensure_eq};
 
 cases!("request":
     cookie_is_set_with_safe_attributes_and_read_back => Nothing,
-    untouched_request_calls_no_store_and_sets_no_cookie => Nothing,
-    read_only_request_writes_nothing => Nothing,
-    read_after_touch_interval_refreshes_expiry => Nothing,
+    untouched_request_calls_no_store_and_sets_no_cookie => Revocable,
+    read_only_request_writes_nothing => Revocable,
+    read_after_touch_interval_refreshes_expiry => Revocable,
     flash_survives_exactly_one_redirect => Nothing,
     now_is_not_seen_by_the_next_request => Nothing,
     reflash_and_keep_carry_messages_one_more_request => Nothing,
@@ -22,7 +22,7 @@ cases!("request":
 );
 
 async fn cookie_is_set_with_safe_attributes_and_read_back(fx: Fixture) -> CaseResult {
-    let (router, _, _) = app(fx.store().await?, config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     let first = client.get("/set/colour/blue").await?;
     let set = first.set_cookie().unwrap_or_default().to_owned();
@@ -65,7 +65,7 @@ async fn cookie_is_set_with_safe_attributes_and_read_back(fx: Fixture) -> CaseRe
 }
 
 async fn untouched_request_calls_no_store_and_sets_no_cookie(fx: Fixture) -> CaseResult {
-    let (router, counting, _) = app(fx.store().await?, config())?;
+    let (router, counting, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/a/b").await?;
     let before = counting.counts().snapshot();
@@ -101,7 +101,7 @@ async fn untouched_request_calls_no_store_and_sets_no_cookie(fx: Fixture) -> Cas
 }
 
 async fn read_only_request_writes_nothing(fx: Fixture) -> CaseResult {
-    let (router, counting, _) = app(fx.store().await?, config())?;
+    let (router, counting, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/a/b").await?;
     let before = counting.counts().snapshot();
@@ -119,7 +119,7 @@ async fn read_only_request_writes_nothing(fx: Fixture) -> CaseResult {
 
 async fn read_after_touch_interval_refreshes_expiry(fx: Fixture) -> CaseResult {
     let store = fx.store().await?;
-    let (router, counting, _) = app(store.clone(), config().with_touch_interval(Duration::ZERO))?;
+    let (router, counting, _) = app(&fx, config().with_touch_interval(Duration::ZERO)).await?;
     let mut client = Client::new(router);
     client.get("/set/a/b").await?;
     let token = client
@@ -150,7 +150,7 @@ async fn read_after_touch_interval_refreshes_expiry(fx: Fixture) -> CaseResult {
 }
 
 async fn flash_survives_exactly_one_redirect(fx: Fixture) -> CaseResult {
-    let (router, _, _) = app(fx.store().await?, config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     let redirect = client.get("/flash/status/saved").await?;
     ensure!(
@@ -172,7 +172,7 @@ async fn flash_survives_exactly_one_redirect(fx: Fixture) -> CaseResult {
 }
 
 async fn now_is_not_seen_by_the_next_request(fx: Fixture) -> CaseResult {
-    let (router, _, _) = app(fx.store().await?, config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/a/b").await?;
     ensure_eq!(
@@ -189,7 +189,7 @@ async fn now_is_not_seen_by_the_next_request(fx: Fixture) -> CaseResult {
 }
 
 async fn reflash_and_keep_carry_messages_one_more_request(fx: Fixture) -> CaseResult {
-    let (router, _, _) = app(fx.store().await?, config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
 
     client.get("/flash-many?a=1&b=2").await?;
@@ -221,7 +221,7 @@ async fn reflash_and_keep_carry_messages_one_more_request(fx: Fixture) -> CaseRe
 }
 
 async fn form_input_and_errors_come_back_once(fx: Fixture) -> CaseResult {
-    let (router, _, _) = app(fx.store().await?, config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     let answer = client
         .post_form(
@@ -274,7 +274,7 @@ async fn form_input_and_errors_come_back_once(fx: Fixture) -> CaseResult {
 
 async fn idle_timeout_is_enforced_server_side(fx: Fixture) -> CaseResult {
     let config = config().with_idle_timeout(Duration::from_secs(1));
-    let (router, _, _) = app(fx.store().await?, config)?;
+    let (router, _, _) = app(&fx, config).await?;
     let mut client = Client::new(router);
     client.get("/set/a/b").await?;
     tokio::time::sleep(Duration::from_millis(1400)).await;
@@ -289,7 +289,7 @@ async fn absolute_timeout_is_enforced_server_side(fx: Fixture) -> CaseResult {
         .with_idle_timeout(Duration::from_secs(3600))
         .with_absolute_timeout(Some(Duration::from_secs(1)))
         .with_touch_interval(Duration::ZERO);
-    let (router, _, _) = app(fx.store().await?, config)?;
+    let (router, _, _) = app(&fx, config).await?;
     let mut client = Client::new(router);
     client.get("/set/a/b").await?;
     for _ in 0..3 {

@@ -8,10 +8,10 @@ use crate::case::{Fixture, cases};
 use crate::check::{CaseError, CaseResult, ensure, ensure_eq};
 
 cases!("request":
-    unknown_or_tampered_token_gets_a_fresh_session_and_no_write => Nothing,
-    regenerate_keeps_data_and_retires_the_old_token => ConditionalWrites,
-    invalidate_ends_the_session => ConditionalWrites,
-    logout_racing_a_concurrent_request_does_not_come_back => ConditionalWrites,
+    unknown_or_tampered_token_gets_a_fresh_session_and_no_write => Revocable,
+    regenerate_keeps_data_and_retires_the_old_token => Revocable,
+    invalidate_ends_the_session => Revocable,
+    logout_racing_a_concurrent_request_does_not_come_back => Revocable,
     parallel_increments_all_count => ConditionalWrites,
     concurrent_writes_to_different_keys_both_stick => ConditionalWrites,
 );
@@ -23,7 +23,7 @@ fn token_of(client: &Client) -> Result<SessionToken, CaseError> {
 }
 
 async fn unknown_or_tampered_token_gets_a_fresh_session_and_no_write(fx: Fixture) -> CaseResult {
-    let (router, counting, _) = app(fx.store().await?, config())?;
+    let (router, counting, _) = app(&fx, config()).await?;
     let mut owner = Client::new(router.clone());
     owner.get("/set/secret/mine").await?;
     let real = token_of(&owner)?;
@@ -85,7 +85,7 @@ async fn unknown_or_tampered_token_gets_a_fresh_session_and_no_write(fx: Fixture
 
 async fn regenerate_keeps_data_and_retires_the_old_token(fx: Fixture) -> CaseResult {
     let store = fx.store().await?;
-    let (router, _, _) = app(store.clone(), config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/user/ada").await?;
     let old = token_of(&client)?;
@@ -115,7 +115,7 @@ async fn regenerate_keeps_data_and_retires_the_old_token(fx: Fixture) -> CaseRes
 
 async fn invalidate_ends_the_session(fx: Fixture) -> CaseResult {
     let store = fx.store().await?;
-    let (router, _, _) = app(store.clone(), config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/user/ada").await?;
     let token = token_of(&client)?;
@@ -142,7 +142,7 @@ async fn invalidate_ends_the_session(fx: Fixture) -> CaseResult {
 
 async fn logout_racing_a_concurrent_request_does_not_come_back(fx: Fixture) -> CaseResult {
     let store = fx.store().await?;
-    let (router, _, gate) = app(store.clone(), config())?;
+    let (router, _, gate) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/user/ada").await?;
     let token = token_of(&client)?;
@@ -183,7 +183,7 @@ async fn logout_racing_a_concurrent_request_does_not_come_back(fx: Fixture) -> C
 
 async fn parallel_increments_all_count(fx: Fixture) -> CaseResult {
     const REQUESTS: i64 = 32;
-    let (router, _, _) = app(fx.store().await?, config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/started/yes").await?;
     let mut requests = Vec::new();
@@ -211,7 +211,7 @@ async fn parallel_increments_all_count(fx: Fixture) -> CaseResult {
 }
 
 async fn concurrent_writes_to_different_keys_both_stick(fx: Fixture) -> CaseResult {
-    let (router, _, _) = app(fx.store().await?, config())?;
+    let (router, _, _) = app(&fx, config()).await?;
     let mut client = Client::new(router);
     client.get("/set/started/yes").await?;
     let mut requests = Vec::new();
