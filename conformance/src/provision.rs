@@ -65,6 +65,93 @@ pub async fn redis() -> Result<Arc<Endpoint>, SetupError> {
         .await
 }
 
+/// PostgreSQL: `SESSION_TEST_POSTGRES_URL` (`postgres://user@host:port/db`), else a container
+/// from `SESSION_TEST_POSTGRES_IMAGE` (default `postgres:16`).
+pub const POSTGRES: Backend = Backend {
+    name: "postgres",
+    url_var: "SESSION_TEST_POSTGRES_URL",
+    image_var: "SESSION_TEST_POSTGRES_IMAGE",
+    default_image: "postgres:16",
+};
+
+/// The PostgreSQL endpoint for this test binary, provisioned once.
+pub async fn postgres() -> Result<Arc<Endpoint>, SetupError> {
+    POSTGRES
+        .endpoint(|image| async move {
+            let ready = Ready::Stderr("database system is ready to accept connections");
+            let env = [("POSTGRES_HOST_AUTH_METHOD", "trust")];
+            let container = start_container(&image, 5432, ready, &env).await?;
+            let url = format!(
+                "postgres://postgres@{}:{}/postgres",
+                container.host, container.port
+            );
+            Ok(Endpoint::new(
+                url,
+                Source::Container(image),
+                Some(Box::new(container)),
+            ))
+        })
+        .await
+}
+
+/// MySQL or MariaDB: `SESSION_TEST_MYSQL_URL` (`mysql://user:password@host:port/db`), else a
+/// container from `SESSION_TEST_MYSQL_IMAGE` (default `mariadb:11`).
+pub const MYSQL: Backend = Backend {
+    name: "mysql",
+    url_var: "SESSION_TEST_MYSQL_URL",
+    image_var: "SESSION_TEST_MYSQL_IMAGE",
+    default_image: "mariadb:11",
+};
+
+/// The MySQL/MariaDB endpoint for this test binary, provisioned once.
+pub async fn mysql() -> Result<Arc<Endpoint>, SetupError> {
+    MYSQL
+        .endpoint(|image| async move {
+            let ready = Ready::Stderr("ready for connections");
+            let env = [
+                ("MARIADB_USER", "session"),
+                ("MARIADB_PASSWORD", "session"),
+                ("MARIADB_DATABASE", "sessions"),
+                ("MARIADB_ROOT_PASSWORD", "session"),
+            ];
+            let container = start_container(&image, 3306, ready, &env).await?;
+            let url = format!(
+                "mysql://session:session@{}:{}/sessions",
+                container.host, container.port
+            );
+            Ok(Endpoint::new(
+                url,
+                Source::Container(image),
+                Some(Box::new(container)),
+            ))
+        })
+        .await
+}
+
+/// Calls `connect` until it succeeds or `within` passes: servers that restart after
+/// initialising (as the official database images do) log "ready" before they are.
+pub async fn retry<T, E, F, Fut>(
+    what: &str,
+    within: Duration,
+    mut connect: F,
+) -> Result<T, SetupError>
+where
+    E: fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        match connect().await {
+            Ok(value) => return Ok(value),
+            Err(e) if started.elapsed() >= within => {
+                return Err(SetupError::Failed(format!("{what}: {e}")));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
 /// The log line that says a container's server is ready.
 #[derive(Debug, Clone, Copy)]
 pub enum Ready {

@@ -1,0 +1,350 @@
+//! The SQL stores: one implementation, written out for each database by `sql_store!`.
+
+/// Writes a store type for one database: `$store` over `$pool` of `$db`, speaking `$dialect`.
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $pool:ty, $options:ty, $dialect:expr, $name:literal) => {
+        /// Sessions in one table of a SQL database; see the crate docs for the schema and the
+        /// statements each operation runs.
+        #[derive(Clone)]
+        pub struct $store {
+            pool: $pool,
+            table: std::sync::Arc<str>,
+            sql: std::sync::Arc<$crate::table::Statements>,
+            codec: std::sync::Arc<dyn session_core::Codec>,
+            sweep_batch: i64,
+        }
+
+        impl $store {
+            /// A store on `pool`, keeping sessions in `table` (a plain identifier; checked).
+            /// Call [`Self::migrate`] once to create the table, or create it yourself from the
+            /// schema in the crate docs.
+            pub fn new(pool: $pool, table: &str) -> session_core::Result<Self> {
+                $crate::table::validate(table, $name)?;
+                Ok($store {
+                    pool,
+                    table: table.into(),
+                    sql: std::sync::Arc::new($dialect.statements(table)),
+                    codec: session_core::codec::default_codec(),
+                    sweep_batch: 1000,
+                })
+            }
+
+            /// Connects a pool of at most `max_connections` to `url` and makes a store on it.
+            pub async fn connect(
+                url: &str,
+                table: &str,
+                max_connections: u32,
+            ) -> session_core::Result<Self> {
+                let pool = <$options>::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(std::time::Duration::from_secs(5))
+                    .connect(url)
+                    .await
+                    .map_err(|e| {
+                        $crate::error::map(e, session_core::Operation::Connect, $name)
+                            .with_context("cannot connect to the database")
+                    })?;
+                Self::new(pool, table)
+            }
+
+            /// Creates the table and its indexes if they do not exist.
+            pub async fn migrate(&self) -> session_core::Result<()> {
+                for statement in &self.sql.migrate {
+                    sqlx::query(statement)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| {
+                            $crate::error::map(e, session_core::Operation::Migrate, $name)
+                                .with_context(format!("creating table {}", self.table))
+                        })?;
+                }
+                Ok(())
+            }
+
+            /// This store's sessions, read and written through `codec`.
+            pub fn with_codec(mut self, codec: std::sync::Arc<dyn session_core::Codec>) -> Self {
+                self.codec = codec;
+                self
+            }
+
+            /// Deletes at most `rows` expired rows per statement when sweeping (default 1000),
+            /// so a sweep never holds long locks.
+            pub fn with_sweep_batch(mut self, rows: u32) -> Self {
+                self.sweep_batch = i64::from(rows.max(1));
+                self
+            }
+
+            /// The connection pool.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            /// The table sessions are kept in.
+            pub fn table(&self) -> &str {
+                &self.table
+            }
+
+            /// The statements that create the table and its indexes, for teams that run
+            /// their own migrations.
+            pub fn schema(table: &str) -> session_core::Result<Vec<String>> {
+                $crate::table::validate(table, $name)?;
+                Ok($dialect.migrations(table))
+            }
+
+            fn fail(e: sqlx::Error, op: session_core::Operation) -> session_core::Error {
+                $crate::error::map(e, op, $name)
+            }
+        }
+
+        impl std::fmt::Debug for $store {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($store))
+                    .field("table", &self.table)
+                    .field("codec", &self.codec.name())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        #[session_core::async_trait]
+        impl session_core::SessionStore for $store {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn capabilities(&self) -> session_core::Capabilities {
+                session_core::Capabilities::default()
+                    .with_sweep(true)
+                    .with_owner_index(true)
+                    .with_shared(true)
+            }
+
+            async fn load(
+                &self,
+                key: &session_core::SessionKey,
+            ) -> session_core::Result<Option<session_core::Record>> {
+                use sqlx::Row;
+                const OP: session_core::Operation = session_core::Operation::Load;
+                let row = sqlx::query(&self.sql.load)
+                    .bind(key.as_str())
+                    .bind($crate::store::now_millis())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                let Some(row) = row else { return Ok(None) };
+                let version: i64 = row.try_get(0).map_err(|e| Self::fail(e, OP))?;
+                let expires: i64 = row.try_get(1).map_err(|e| Self::fail(e, OP))?;
+                let data: Vec<u8> = row.try_get(2).map_err(|e| Self::fail(e, OP))?;
+                $crate::store::record(&*self.codec, &data, version, expires, $name).map(Some)
+            }
+
+            async fn create(&self, record: &session_core::Record) -> session_core::Result<()> {
+                const OP: session_core::Operation = session_core::Operation::Create;
+                let data = $crate::store::encode(&*self.codec, record, OP, $name)?;
+                let insert = || {
+                    sqlx::query(&self.sql.insert)
+                        .bind(record.key.as_str())
+                        .bind($crate::store::version(record.version))
+                        .bind(record.expires_at.timestamp_millis())
+                        .bind(record.owner.as_deref())
+                        .bind(data.as_slice())
+                        .execute(&self.pool)
+                };
+                match insert().await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => {
+                        let err = Self::fail(e, OP);
+                        if err.kind() != session_core::ErrorKind::AlreadyExists {
+                            return Err(err);
+                        }
+                    }
+                }
+                // The key is taken. An expired row may go; a live one stays and wins.
+                let gone = sqlx::query(&self.sql.delete_expired)
+                    .bind(record.key.as_str())
+                    .bind($crate::store::now_millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                if gone.rows_affected() == 0 {
+                    return Err(session_core::Error::already_exists(OP).with_store($name));
+                }
+                insert().await.map(|_| ()).map_err(|e| Self::fail(e, OP))
+            }
+
+            async fn save(&self, record: &session_core::Record) -> session_core::Result<u64> {
+                const OP: session_core::Operation = session_core::Operation::Save;
+                let data = $crate::store::encode(&*self.codec, record, OP, $name)?;
+                let now = $crate::store::now_millis();
+                let updated = sqlx::query(&self.sql.save)
+                    .bind(record.expires_at.timestamp_millis())
+                    .bind(record.owner.as_deref())
+                    .bind(data.as_slice())
+                    .bind(record.key.as_str())
+                    .bind($crate::store::version(record.version))
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                if updated.rows_affected() == 1 {
+                    return Ok(record.version + 1);
+                }
+                // No row matched: gone, or at another version. Tell the two apart.
+                let live: Option<i64> = sqlx::query_scalar(&self.sql.probe)
+                    .bind(record.key.as_str())
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                Err(match live {
+                    None => session_core::Error::not_found(OP).with_store($name),
+                    Some(stored) => session_core::Error::conflict(OP)
+                        .with_store($name)
+                        .with_context(format!(
+                            "stored version is {stored}, the record was loaded at {}",
+                            record.version
+                        )),
+                })
+            }
+
+            async fn touch(
+                &self,
+                key: &session_core::SessionKey,
+                expires_at: session_core::chrono::DateTime<session_core::chrono::Utc>,
+            ) -> session_core::Result<()> {
+                const OP: session_core::Operation = session_core::Operation::Touch;
+                let now = $crate::store::now_millis();
+                let updated = sqlx::query(&self.sql.touch)
+                    .bind(expires_at.timestamp_millis())
+                    .bind(key.as_str())
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                if updated.rows_affected() == 1 {
+                    return Ok(());
+                }
+                // MySQL counts changed rows, not matched ones: a touch to the same instant
+                // changes nothing. Only a missing or expired row is not found.
+                let live: Option<i64> = sqlx::query_scalar(&self.sql.probe)
+                    .bind(key.as_str())
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                match live {
+                    Some(_) => Ok(()),
+                    None => Err(session_core::Error::not_found(OP).with_store($name)),
+                }
+            }
+
+            async fn delete(&self, key: &session_core::SessionKey) -> session_core::Result<()> {
+                sqlx::query(&self.sql.delete)
+                    .bind(key.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, session_core::Operation::Delete))?;
+                Ok(())
+            }
+
+            async fn sweep(&self) -> session_core::Result<u64> {
+                const OP: session_core::Operation = session_core::Operation::Sweep;
+                let now = $crate::store::now_millis();
+                let mut total = 0;
+                loop {
+                    let done = sqlx::query(&self.sql.sweep_batch)
+                        .bind(now)
+                        .bind(self.sweep_batch)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| Self::fail(e, OP))?
+                        .rows_affected();
+                    total += done;
+                    if done < self.sweep_batch as u64 {
+                        return Ok(total);
+                    }
+                    // Let other work in between batches.
+                    tokio::task::yield_now().await;
+                }
+            }
+
+            async fn list_by_owner(
+                &self,
+                owner: &str,
+            ) -> session_core::Result<Vec<session_core::SessionKey>> {
+                const OP: session_core::Operation = session_core::Operation::ListByOwner;
+                let keys: Vec<String> = sqlx::query_scalar(&self.sql.list_by_owner)
+                    .bind(owner)
+                    .bind($crate::store::now_millis())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                keys.iter()
+                    .map(|k| $crate::store::parse_key(k, OP, $name))
+                    .collect()
+            }
+
+            async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
+                let deleted = sqlx::query(&self.sql.delete_by_owner)
+                    .bind(owner)
+                    .bind($crate::store::now_millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, session_core::Operation::DeleteByOwner))?;
+                Ok(deleted.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
+
+use session_core::chrono::{TimeZone, Utc};
+use session_core::{Codec, Error, ErrorKind, Operation, Record, Result, SessionKey};
+
+pub(crate) fn now_millis() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Versions are unsigned in records and signed in SQL; a version past `i64::MAX` is never
+/// reached (one save per nanosecond would take three centuries).
+pub(crate) fn version(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn encode(
+    codec: &dyn Codec,
+    record: &Record,
+    op: Operation,
+    store: &'static str,
+) -> Result<Vec<u8>> {
+    codec
+        .encode(record)
+        .map_err(|e| e.with_store(store).with_operation(op))
+}
+
+/// The record in `data`, with the row's version and expiry.
+pub(crate) fn record(
+    codec: &dyn Codec,
+    data: &[u8],
+    version: i64,
+    expires_ms: i64,
+    store: &'static str,
+) -> Result<Record> {
+    let mut record = codec
+        .decode(data)
+        .map_err(|e| e.with_store(store).with_operation(Operation::Load))?;
+    record.version = u64::try_from(version).unwrap_or_default();
+    if let Some(expires) = Utc.timestamp_millis_opt(expires_ms).single() {
+        record.expires_at = expires;
+    }
+    Ok(record)
+}
+
+pub(crate) fn parse_key(text: &str, op: Operation, store: &'static str) -> Result<SessionKey> {
+    SessionKey::parse(text.trim()).map_err(|e| {
+        Error::new(ErrorKind::Decode, op)
+            .with_store(store)
+            .with_context(format!("the table holds {text:?}, not a session key"))
+            .with_source(e)
+    })
+}
