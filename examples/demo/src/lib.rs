@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use session_core::{Error, MemoryStore, Session, SessionStore};
 use session_file::FileStore;
+use session_sql::{MySqlStore, PostgresStore, SqliteStore};
 use session_tower::{Driver, SessionLayer, Settings};
 
 /// The password every demo account accepts.
@@ -28,16 +29,51 @@ pub fn settings() -> Result<Settings, Error> {
     Settings::load(file.exists().then_some(file.as_path()))
 }
 
-/// The store the settings name. The demo ships with the drivers that need no server: files
-/// (the default, kept across restarts) and memory.
-pub fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
+/// The store the settings name: `database` (the default: SQLite in a file, or the PostgreSQL
+/// or MySQL server its URL names), `file` or `memory`.
+pub async fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     match settings.driver {
+        Driver::Database => {
+            let url = settings.database_url.as_deref().ok_or_else(|| {
+                Error::config("SESSION_DRIVER=database needs SESSION_DATABASE_URL")
+            })?;
+            database(url).await
+        }
         Driver::File => Ok(Arc::new(FileStore::new(&settings.files_path)?)),
         Driver::Memory => Ok(Arc::new(MemoryStore::new())),
         other => Err(Error::config(format!(
-            "the demo does not include the {other:?} driver; use SESSION_DRIVER=file or memory"
+            "the demo does not include the {other:?} driver; use database, file or memory"
         ))),
     }
+}
+
+/// A SQL store for `url`, with its table created.
+async fn database(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let path = Path::new(path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::config(format!("cannot create {}", dir.display())).with_source(e)
+            })?;
+        }
+        return Ok(Arc::new(SqliteStore::open(path, "sessions").await?));
+    }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let store = PostgresStore::connect(url, "sessions", 10).await?;
+        store.migrate().await?;
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+        let store = MySqlStore::connect(url, "sessions", 10).await?;
+        store.migrate().await?;
+        return Ok(Arc::new(store));
+    }
+    Err(Error::config(
+        "SESSION_DATABASE_URL must start with sqlite:, postgres: or mysql:",
+    ))
 }
 
 /// Deletes expired sessions every `every`, for stores that need a sweep; logs what it did.

@@ -22,7 +22,9 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let settings = session_demo::settings().map_err(|e| e.to_string())?;
-    let store = session_demo::store(&settings).map_err(|e| e.to_string())?;
+    let store = session_demo::store(&settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let layer = settings.layer(store.clone()).map_err(|e| e.to_string())?;
     session_demo::spawn_sweeper(store.clone(), std::time::Duration::from_secs(600));
     let addr = std::env::var("DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());

@@ -167,21 +167,19 @@ async fn profile_form_round_trips_errors_old_input_and_a_saved_message() {
 }
 
 #[tokio::test]
-async fn sessions_survive_a_restart_on_the_file_store() {
+async fn sessions_survive_a_restart_on_the_embedded_sqlite_store() {
     let dir = std::env::temp_dir().join(format!("session-demo-{}", std::process::id()));
-    let settings = Settings::from_sources(
-        None,
-        [
-            ("SESSION_SECURE_COOKIE", "false"),
-            ("SESSION_DRIVER", "file"),
-            ("SESSION_FILES_PATH", dir.to_str().unwrap()),
-        ],
-    )
-    .unwrap();
+    let url = format!("sqlite://{}/sessions.db", dir.display());
+    // The demo's own settings file, with the database moved to a scratch directory.
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/session.toml")).unwrap();
+    let settings =
+        Settings::from_sources(Some(&file), [("SESSION_DATABASE_URL", url.as_str())]).unwrap();
+    assert_eq!(settings.driver, session_tower::Driver::Database);
     let client = browser();
     for expected in ["1", "2"] {
         // A fresh server each time, as after a restart; only the directory carries over.
-        let store = session_demo::store(&settings).unwrap();
+        let store = session_demo::store(&settings).await.unwrap();
         let layer = settings.layer(store).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
