@@ -128,6 +128,31 @@ pub async fn mysql() -> Result<Arc<Endpoint>, SetupError> {
         .await
 }
 
+/// DynamoDB: `SESSION_TEST_DYNAMODB_ENDPOINT` (`http://host:port`, an emulator or a real
+/// endpoint), else a moto server in a container from `SESSION_TEST_DYNAMODB_IMAGE` (default
+/// `motoserver/moto:latest`).
+pub const DYNAMODB: Backend = Backend {
+    name: "dynamodb",
+    url_var: "SESSION_TEST_DYNAMODB_ENDPOINT",
+    image_var: "SESSION_TEST_DYNAMODB_IMAGE",
+    default_image: "motoserver/moto:latest",
+};
+
+/// The DynamoDB endpoint for this test binary, provisioned once.
+pub async fn dynamodb() -> Result<Arc<Endpoint>, SetupError> {
+    DYNAMODB
+        .endpoint(|image| async move {
+            let container = start_container(&image, 5000, Ready::Stderr("Running on"), &[]).await?;
+            let url = format!("http://{}:{}", container.host, container.port);
+            Ok(Endpoint::new(
+                url,
+                Source::Container(image),
+                Some(Box::new(container)),
+            ))
+        })
+        .await
+}
+
 /// Calls `connect` until it succeeds or `within` passes: servers that restart after
 /// initialising (as the official database images do) log "ready" before they are.
 pub async fn retry<T, E, F, Fut>(
