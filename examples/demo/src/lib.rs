@@ -15,7 +15,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use session_core::{Error, MemoryStore, Session, SessionStore};
+use session_dynamo::DynamoStore;
 use session_file::FileStore;
+use session_redis::{RedisConfig, RedisStore};
 use session_sql::{MySqlStore, PostgresStore, SqliteStore};
 use session_tower::{Driver, SessionLayer, Settings};
 
@@ -30,7 +32,8 @@ pub fn settings() -> Result<Settings, Error> {
 }
 
 /// The store the settings name: `database` (the default: SQLite in a file, or the PostgreSQL
-/// or MySQL server its URL names), `file` or `memory`.
+/// or MySQL server its URL names), `redis`, `dynamodb`, `file` or `memory`. The cookie driver
+/// needs a client-side layer and keys, which the demo does not set up.
 pub async fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     match settings.driver {
         Driver::Database => {
@@ -39,10 +42,24 @@ pub async fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> 
             })?;
             database(url).await
         }
+        Driver::Redis => {
+            let url = settings
+                .redis_url
+                .as_deref()
+                .ok_or_else(|| Error::config("SESSION_DRIVER=redis needs SESSION_REDIS_URL"))?;
+            Ok(Arc::new(RedisStore::connect(RedisConfig::new(url)).await?))
+        }
+        Driver::DynamoDb => {
+            let table = settings.dynamodb_table.as_deref().unwrap_or("sessions");
+            let store = DynamoStore::from_env(table, settings.dynamodb_endpoint.as_deref()).await;
+            // The demo creates its table; production tables are provisioned (see session-dynamo).
+            store.create_table().await?;
+            Ok(Arc::new(store))
+        }
         Driver::File => Ok(Arc::new(FileStore::new(&settings.files_path)?)),
         Driver::Memory => Ok(Arc::new(MemoryStore::new())),
         other => Err(Error::config(format!(
-            "the demo does not include the {other:?} driver; use database, file or memory"
+            "the demo does not include the {other:?} driver; use database, redis, dynamodb, file or memory"
         ))),
     }
 }

@@ -194,3 +194,36 @@ async fn sessions_survive_a_restart_on_the_embedded_sqlite_store() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_demo_runs_on_redis_when_the_environment_says_so() {
+    let endpoint = match session_conformance::provision::redis().await {
+        Ok(endpoint) => endpoint,
+        Err(e) if !session_conformance::provision::required("redis") => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+        Err(e) => panic!("Redis is required: {e}"),
+    };
+    let settings = Settings::from_sources(
+        None,
+        [
+            ("SESSION_SECURE_COOKIE", "false"),
+            ("SESSION_DRIVER", "redis"),
+            ("SESSION_REDIS_URL", endpoint.url.as_str()),
+        ],
+    )
+    .unwrap();
+    let store = session_demo::store(&settings).await.unwrap();
+    assert_eq!(store.name(), "redis");
+    let layer = settings.layer(store).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, session_demo::app(layer)).await });
+    let client = browser();
+    page(&client, format!("http://{addr}/")).await;
+    let html = page(&client, format!("http://{addr}/")).await;
+    assert!(html.contains("<span id=visits>2</span>"), "{html}");
+    drop(endpoint);
+    let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
+}
