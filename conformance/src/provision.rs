@@ -49,13 +49,19 @@ pub fn image_for(backend: &Backend) -> String {
         .unwrap_or_else(|| backend.default_image.to_owned())
 }
 
-/// The Redis endpoint for this test binary, provisioned once.
-pub async fn redis() -> Result<Arc<Endpoint>, SetupError> {
-    REDIS
+/// `backend`'s endpoint: from its variable, else a container started from its image (exposing
+/// `port`, ready on `ready`, with `env`), whose address `url` writes.
+async fn provision(
+    backend: &Backend,
+    port: u16,
+    ready: Ready,
+    env: &'static [(&'static str, &'static str)],
+    url: fn(&Container) -> String,
+) -> Result<Arc<Endpoint>, SetupError> {
+    backend
         .endpoint(|image| async move {
-            let ready = Ready::Stdout("Ready to accept connections");
-            let container = start_container(&image, 6379, ready, &[]).await?;
-            let url = format!("redis://{}:{}/", container.host, container.port);
+            let container = start_container(&image, port, ready, env).await?;
+            let url = url(&container);
             Ok(Endpoint::new(
                 url,
                 Source::Container(image),
@@ -63,6 +69,15 @@ pub async fn redis() -> Result<Arc<Endpoint>, SetupError> {
             ))
         })
         .await
+}
+
+/// The Redis endpoint for this test binary, provisioned once.
+pub async fn redis() -> Result<Arc<Endpoint>, SetupError> {
+    let ready = Ready::Stdout("Ready to accept connections");
+    provision(&REDIS, 6379, ready, &[], |c| {
+        format!("redis://{}:{}/", c.host, c.port)
+    })
+    .await
 }
 
 /// PostgreSQL: `SESSION_TEST_POSTGRES_URL` (`postgres://user@host:port/db`), else a container
@@ -76,22 +91,12 @@ pub const POSTGRES: Backend = Backend {
 
 /// The PostgreSQL endpoint for this test binary, provisioned once.
 pub async fn postgres() -> Result<Arc<Endpoint>, SetupError> {
-    POSTGRES
-        .endpoint(|image| async move {
-            let ready = Ready::Stderr("database system is ready to accept connections");
-            let env = [("POSTGRES_HOST_AUTH_METHOD", "trust")];
-            let container = start_container(&image, 5432, ready, &env).await?;
-            let url = format!(
-                "postgres://postgres@{}:{}/postgres",
-                container.host, container.port
-            );
-            Ok(Endpoint::new(
-                url,
-                Source::Container(image),
-                Some(Box::new(container)),
-            ))
-        })
-        .await
+    let ready = Ready::Stderr("database system is ready to accept connections");
+    let env = &[("POSTGRES_HOST_AUTH_METHOD", "trust")];
+    provision(&POSTGRES, 5432, ready, env, |c| {
+        format!("postgres://postgres@{}:{}/postgres", c.host, c.port)
+    })
+    .await
 }
 
 /// MySQL or MariaDB: `SESSION_TEST_MYSQL_URL` (`mysql://user:password@host:port/db`), else a
@@ -105,27 +110,20 @@ pub const MYSQL: Backend = Backend {
 
 /// The MySQL/MariaDB endpoint for this test binary, provisioned once.
 pub async fn mysql() -> Result<Arc<Endpoint>, SetupError> {
-    MYSQL
-        .endpoint(|image| async move {
-            let ready = Ready::Stderr("ready for connections");
-            let env = [
-                ("MARIADB_USER", "session"),
-                ("MARIADB_PASSWORD", "session"),
-                ("MARIADB_DATABASE", "sessions"),
-                ("MARIADB_ROOT_PASSWORD", "session"),
-            ];
-            let container = start_container(&image, 3306, ready, &env).await?;
-            let url = format!(
-                "mysql://session:session@{}:{}/sessions",
-                container.host, container.port
-            );
-            Ok(Endpoint::new(
-                url,
-                Source::Container(image),
-                Some(Box::new(container)),
-            ))
-        })
-        .await
+    let env = &[
+        ("MARIADB_USER", "session"),
+        ("MARIADB_PASSWORD", "session"),
+        ("MARIADB_DATABASE", "sessions"),
+        ("MARIADB_ROOT_PASSWORD", "session"),
+    ];
+    provision(
+        &MYSQL,
+        3306,
+        Ready::Stderr("ready for connections"),
+        env,
+        |c| format!("mysql://session:session@{}:{}/sessions", c.host, c.port),
+    )
+    .await
 }
 
 /// DynamoDB: `SESSION_TEST_DYNAMODB_ENDPOINT` (`http://host:port`, an emulator or a real
@@ -140,17 +138,11 @@ pub const DYNAMODB: Backend = Backend {
 
 /// The DynamoDB endpoint for this test binary, provisioned once.
 pub async fn dynamodb() -> Result<Arc<Endpoint>, SetupError> {
-    DYNAMODB
-        .endpoint(|image| async move {
-            let container = start_container(&image, 5000, Ready::Stderr("Running on"), &[]).await?;
-            let url = format!("http://{}:{}", container.host, container.port);
-            Ok(Endpoint::new(
-                url,
-                Source::Container(image),
-                Some(Box::new(container)),
-            ))
-        })
-        .await
+    let ready = Ready::Stderr("Running on");
+    provision(&DYNAMODB, 5000, ready, &[], |c| {
+        format!("http://{}:{}", c.host, c.port)
+    })
+    .await
 }
 
 /// Calls `connect` until it succeeds or `within` passes: servers that restart after
