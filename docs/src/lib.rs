@@ -9,6 +9,9 @@ pub mod getting_started {}
 #[doc = include_str!("../guide/verbs.md")]
 pub mod verbs {}
 
+#[doc = include_str!("../guide/drivers.md")]
+pub mod drivers {}
+
 #[doc = include_str!("../guide/caching.md")]
 pub mod caching {}
 
