@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cookie::SameSite;
-use session_core::{Error, SessionConfig, SessionStore};
+use session_core::{Error, OnLoadError, SessionConfig, SessionStore};
 
 use crate::cookie::CookieConfig;
 use crate::layer::{CommitOn, SessionLayer};
@@ -66,6 +66,7 @@ const KEYS: &[(&str, &str)] = &[
     ("domain", "SESSION_DOMAIN"),
     ("host_prefix", "SESSION_HOST_PREFIX"),
     ("commit_on", "SESSION_COMMIT_ON"),
+    ("on_load_error", "SESSION_ON_LOAD_ERROR"),
     ("files_path", "SESSION_FILES_PATH"),
     ("redis_url", "SESSION_REDIS_URL"),
     ("database_url", "SESSION_DATABASE_URL"),
@@ -93,6 +94,7 @@ const KEYS: &[(&str, &str)] = &[
 /// | `domain` | `SESSION_DOMAIN` | cookie domain | none |
 /// | `host_prefix` | `SESSION_HOST_PREFIX` | `true` / `false` | `false` |
 /// | `commit_on` | `SESSION_COMMIT_ON` | `always`, `not_server_error`, `success` | `not_server_error` |
+/// | `on_load_error` | `SESSION_ON_LOAD_ERROR` | `fail` (a 5xx) or `start_fresh` (an empty session) | `fail` |
 /// | `files_path` | `SESSION_FILES_PATH` | directory | `storage/sessions` |
 /// | `redis_url` | `SESSION_REDIS_URL` | URL | none |
 /// | `database_url` | `SESSION_DATABASE_URL` | URL | none |
@@ -144,6 +146,8 @@ pub struct Settings {
     pub host_prefix: bool,
     /// Which statuses commit.
     pub commit_on: CommitOn,
+    /// What a failed load does.
+    pub on_load_error: OnLoadError,
     /// Directory of the file driver.
     pub files_path: PathBuf,
     /// Redis URL.
@@ -174,6 +178,7 @@ impl Default for Settings {
             domain: cookie.domain,
             host_prefix: cookie.host_prefix,
             commit_on: CommitOn::default(),
+            on_load_error: session.on_load_error,
             files_path: PathBuf::from("storage/sessions"),
             redis_url: None,
             database_url: None,
@@ -297,6 +302,13 @@ impl Settings {
                     _ => return Err("expected always, not_server_error or success".into()),
                 }
             }
+            "on_load_error" => {
+                self.on_load_error = match text.to_ascii_lowercase().as_str() {
+                    "fail" => OnLoadError::Fail,
+                    "start_fresh" => OnLoadError::StartFresh,
+                    _ => return Err("expected fail or start_fresh".into()),
+                }
+            }
             "files_path" => self.files_path = PathBuf::from(text),
             "redis_url" => self.redis_url = optional(text),
             "database_url" => self.database_url = optional(text),
@@ -313,6 +325,7 @@ impl Settings {
             .with_idle_timeout(self.lifetime)
             .with_absolute_timeout(self.absolute_lifetime)
             .with_touch_interval(self.touch_interval)
+            .with_on_load_error(self.on_load_error)
     }
 
     /// The cookie settings these describe.
@@ -431,6 +444,13 @@ mod tests {
 
         let err = Settings::from_sources(Some("not toml ="), NO_ENV).unwrap_err();
         assert!(err.to_string().contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn load_error_policy_is_a_setting() {
+        let s = Settings::from_sources(None, [("SESSION_ON_LOAD_ERROR", "start_fresh")]).unwrap();
+        assert_eq!(s.session_config().on_load_error, OnLoadError::StartFresh);
+        assert!(Settings::from_sources(None, [("SESSION_ON_LOAD_ERROR", "ignore")]).is_err());
     }
 
     #[test]
