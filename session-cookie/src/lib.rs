@@ -1,9 +1,9 @@
 //! Client-side sessions: the whole session sealed in the cookie.
 //!
 //! [`CookieStore`] seals each session with XChaCha20-Poly1305 into the cookie itself, so the
-//! server keeps nothing. It plugs into the same [`SessionLayer`] and
+//! server keeps nothing. It plugs into the same `SessionLayer` (crate `session-tower`) and
 //! [`Session`](session_core::Session) API as the server-side stores, through
-//! [`SessionLayer::client_side`]. Read [`CookieStore`]'s notes on what a client-side store cannot
+//! `SessionLayer::client_side`. Read [`CookieStore`]'s notes on what a client-side store cannot
 //! do (revoke on logout above all) before choosing it.
 //!
 //! ```
@@ -23,9 +23,6 @@
 //!     .layer(SessionLayer::client_side(store)?);
 //! # Ok::<(), session_core::Error>(())
 //! ```
-//!
-//! [`SessionLayer`]: session_tower::SessionLayer
-//! [`SessionLayer::client_side`]: session_tower::SessionLayer::client_side
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
