@@ -134,8 +134,9 @@ impl Fixture {
     }
 }
 
-/// How long records meant to expire during a case live.
-pub(crate) const SHORT_TTL: StdDuration = StdDuration::from_millis(1000);
+/// How long records meant to expire during a case live: long enough that a loaded backend
+/// still answers the case's first calls before the expiry, short enough to wait out.
+pub(crate) const SHORT_TTL: StdDuration = StdDuration::from_millis(2500);
 
 /// A record with a fresh key and `data["n"] = 0`, expiring after `ttl`.
 pub(crate) fn record_expiring_in(ttl: StdDuration) -> Record {
