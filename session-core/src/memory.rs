@@ -216,13 +216,9 @@ impl SessionStore for MemoryStore {
                 None => return Ok(None),
             }
         };
-        let mut record = self
-            .codec
-            .decode(&bytes)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))?;
-        record.version = version;
-        record.expires_at = expires_at;
-        Ok(Some(record))
+        Record::from_stored(&*self.codec, &bytes, version, expires_at.timestamp_millis())
+            .map(Some)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
     }
 
     async fn create(&self, record: &Record) -> Result<()> {

@@ -298,13 +298,10 @@ impl SessionStore for MokaStore {
         if !entry.is_live(Utc::now()) {
             return Ok(None);
         }
-        let mut record = self
-            .codec
-            .decode(&entry.bytes)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))?;
-        record.version = entry.version;
-        record.expires_at = entry.expires_at;
-        Ok(Some(record))
+        let expires = entry.expires_at.timestamp_millis();
+        Record::from_stored(&*self.codec, &entry.bytes, entry.version, expires)
+            .map(Some)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
     }
 
     async fn create(&self, record: &Record) -> Result<()> {

@@ -1,6 +1,6 @@
 //! The record a store keeps for one session.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +76,39 @@ impl Record {
             owner: None,
             version: 0,
         }
+    }
+
+    /// Decodes a record a store kept, and puts back the version and idle expiry (epoch
+    /// milliseconds) the store keeps natively: a `touch` may have moved the expiry without
+    /// rewriting the encoded bytes. Stores call it in `load`, adding their name to the error.
+    ///
+    /// ```
+    /// use session_core::chrono::{Duration, Utc};
+    /// use session_core::{Codec, MessagePack, Record, SessionKey};
+    ///
+    /// let record = Record::new(SessionKey::random(), Utc::now() + Duration::minutes(5));
+    /// let bytes = MessagePack.encode(&record).unwrap();
+    /// let later = Utc::now() + Duration::hours(1);
+    /// let loaded = Record::from_stored(&MessagePack, &bytes, 7, later.timestamp_millis()).unwrap();
+    /// assert_eq!(loaded.version, 7);
+    /// assert_eq!(loaded.expires_at.timestamp_millis(), later.timestamp_millis());
+    /// ```
+    pub fn from_stored(
+        codec: &dyn crate::Codec,
+        bytes: &[u8],
+        version: u64,
+        expires_at_millis: i64,
+    ) -> Result<Record> {
+        let mut record = codec.decode(bytes)?;
+        record.version = version;
+        record.expires_at = Utc
+            .timestamp_millis_opt(expires_at_millis)
+            .single()
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Decode, Operation::Decode)
+                    .with_context(format!("stored expiry {expires_at_millis} is out of range"))
+            })?;
+        Ok(record)
     }
 
     /// Whether the record is expired at `now`.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use session_core::chrono::{DateTime, TimeZone, Utc};
+use session_core::chrono::{DateTime, Utc};
 use session_core::codec::default_codec;
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
@@ -120,19 +120,12 @@ impl DynamoStore {
             Some(AttributeValue::B(blob)) => blob.as_ref(),
             _ => return Err(malformed(op, "no data attribute")),
         };
-        let mut record = self
-            .codec
-            .decode(data)
-            .map_err(|e| e.with_store(NAME).with_operation(op))?;
-        record.version = number(item, "v")
+        let version = number(item, "v")
             .and_then(|v| u64::try_from(v).ok())
             .unwrap_or(0);
-        if let Some(expires) =
-            number(item, "xm").and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-        {
-            record.expires_at = expires;
-        }
-        Ok(record)
+        let expires = number(item, "xm").ok_or_else(|| malformed(op, "no expiry attribute"))?;
+        Record::from_stored(&*self.codec, data, version, expires)
+            .map_err(|e| e.with_store(NAME).with_operation(op))
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use session_core::chrono::{DateTime, TimeZone, Utc};
+use session_core::chrono::{DateTime, Utc};
 use session_core::codec::default_codec;
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
@@ -244,16 +244,9 @@ impl SessionStore for FileStore {
         if expires <= now_millis() {
             return Ok(None);
         }
-        let mut record = self
-            .codec
-            .decode(&body)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))?;
-        record.version = version;
-        record.expires_at = Utc
-            .timestamp_millis_opt(expires)
-            .single()
-            .unwrap_or(record.expires_at);
-        Ok(Some(record))
+        Record::from_stored(&*self.codec, &body, version, expires)
+            .map(Some)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
     }
 
     async fn create(&self, record: &Record) -> Result<()> {

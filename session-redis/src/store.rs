@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisResult};
-use session_core::chrono::{DateTime, TimeZone, Utc};
+use session_core::chrono::{DateTime, Utc};
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
     async_trait,
@@ -189,17 +189,9 @@ impl SessionStore for RedisStore {
         if expires <= now_millis() {
             return Ok(None);
         }
-        let mut record = self
-            .config
-            .codec
-            .decode(&data)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))?;
-        record.version = version;
-        record.expires_at = Utc
-            .timestamp_millis_opt(expires)
-            .single()
-            .unwrap_or(record.expires_at);
-        Ok(Some(record))
+        Record::from_stored(&*self.config.codec, &data, version, expires)
+            .map(Some)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
     }
 
     async fn create(&self, record: &Record) -> Result<()> {

@@ -298,7 +298,7 @@ macro_rules! sql_store {
 
 pub(crate) use sql_store;
 
-use session_core::chrono::{TimeZone, Utc};
+use session_core::chrono::Utc;
 use session_core::{Codec, Error, ErrorKind, Operation, Record, Result, SessionKey};
 
 pub(crate) fn now_millis() -> i64 {
@@ -330,14 +330,9 @@ pub(crate) fn record(
     expires_ms: i64,
     store: &'static str,
 ) -> Result<Record> {
-    let mut record = codec
-        .decode(data)
-        .map_err(|e| e.with_store(store).with_operation(Operation::Load))?;
-    record.version = u64::try_from(version).unwrap_or_default();
-    if let Some(expires) = Utc.timestamp_millis_opt(expires_ms).single() {
-        record.expires_at = expires;
-    }
-    Ok(record)
+    let version = u64::try_from(version).unwrap_or_default();
+    Record::from_stored(codec, data, version, expires_ms)
+        .map_err(|e| e.with_store(store).with_operation(Operation::Load))
 }
 
 pub(crate) fn parse_key(text: &str, op: Operation, store: &'static str) -> Result<SessionKey> {
