@@ -46,6 +46,7 @@ mod moka;
 mod record;
 mod session;
 mod store;
+mod stored;
 
 pub use caching::{CacheStats, CachingStore};
 pub use client::{ClientSideStore, CookieJar, Opened};

@@ -8,10 +8,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::codec::{Codec, default_codec};
-use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::error::{Error, Operation, Result};
 use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
+use crate::stored::Stored;
 
 const NAME: &str = "memory";
 
@@ -54,18 +55,7 @@ struct State {
     owners: HashMap<String, HashSet<SessionKey>>,
 }
 
-struct Entry {
-    bytes: Arc<[u8]>,
-    version: u64,
-    expires_at: DateTime<Utc>,
-    owner: Option<String>,
-}
-
-impl Entry {
-    fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at > now
-    }
-}
+type Entry = Stored;
 
 impl State {
     /// The live entry under `key`; an expired one is removed on the way.
@@ -157,26 +147,7 @@ impl MemoryStore {
     }
 
     fn encode(&self, record: &Record, operation: Operation) -> Result<Entry> {
-        let bytes = self
-            .codec
-            .encode(record)
-            .map_err(|e| e.with_store(NAME).with_operation(operation))?;
-        if let Some(limit) = self.max_record_size
-            && bytes.len() > limit
-        {
-            return Err(Error::new(ErrorKind::TooLarge, operation)
-                .with_store(NAME)
-                .with_context(format!(
-                    "record is {} bytes, the limit is {limit}",
-                    bytes.len()
-                )));
-        }
-        Ok(Entry {
-            bytes: bytes.into(),
-            version: record.version,
-            expires_at: record.expires_at,
-            owner: record.owner.clone(),
-        })
+        Stored::encode(record, &*self.codec, self.max_record_size, NAME, operation)
     }
 }
 
@@ -209,16 +180,12 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let (bytes, version, expires_at) = {
-            let mut state = self.lock();
-            match state.live(key, Utc::now()) {
-                Some(e) => (e.bytes.clone(), e.version, e.expires_at),
-                None => return Ok(None),
-            }
+        // Decode outside the lock: copy the entry (its bytes are shared, not copied) first.
+        let entry = match self.lock().live(key, Utc::now()) {
+            Some(entry) => entry.clone(),
+            None => return Ok(None),
         };
-        Record::from_stored(&*self.codec, &bytes, version, expires_at.timestamp_millis())
-            .map(Some)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
+        entry.record(&*self.codec, NAME).map(Some)
     }
 
     async fn create(&self, record: &Record) -> Result<()> {

@@ -17,6 +17,7 @@ use crate::error::{Error, Operation, Result};
 use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
+use crate::stored::Stored;
 
 const NAME: &str = "moka";
 
@@ -63,18 +64,7 @@ enum Limit {
     Bytes(u64),
 }
 
-struct Entry {
-    bytes: Arc<[u8]>,
-    version: u64,
-    expires_at: DateTime<Utc>,
-    owner: Option<String>,
-}
-
-impl Entry {
-    fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at > now
-    }
-}
+type Entry = Stored;
 
 /// Each entry lives until its record's idle expiry; the cache's time-to-live may cut it shorter.
 struct RecordExpiry;
@@ -226,16 +216,7 @@ impl MokaStore {
     }
 
     fn entry(&self, record: &Record, operation: Operation) -> Result<Entry> {
-        let bytes = self
-            .codec
-            .encode(record)
-            .map_err(|e| e.with_store(NAME).with_operation(operation))?;
-        Ok(Entry {
-            bytes: bytes.into(),
-            version: record.version,
-            expires_at: record.expires_at,
-            owner: record.owner.clone(),
-        })
+        Stored::encode(record, &*self.codec, None, NAME, operation)
     }
 
     /// Moves `key` in the owner index from `old` to `new`.
@@ -298,10 +279,7 @@ impl SessionStore for MokaStore {
         if !entry.is_live(Utc::now()) {
             return Ok(None);
         }
-        let expires = entry.expires_at.timestamp_millis();
-        Record::from_stored(&*self.codec, &entry.bytes, entry.version, expires)
-            .map(Some)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
+        entry.record(&*self.codec, NAME).map(Some)
     }
 
     async fn create(&self, record: &Record) -> Result<()> {

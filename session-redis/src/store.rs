@@ -132,6 +132,26 @@ impl RedisStore {
         .await
     }
 
+    /// Runs an owner-index script (`LIST_BY_OWNER` or `DELETE_BY_OWNER`) for `owner`.
+    async fn owner_script<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        owner: &str,
+        op: Operation,
+    ) -> Result<T> {
+        let mut conn = self.conn.clone();
+        self.run(
+            op,
+            script
+                .key(format!("{}{owner}", self.owner_prefix()))
+                .arg(self.session_prefix())
+                .arg(owner)
+                .arg(now_millis())
+                .invoke_async(&mut conn),
+        )
+        .await
+    }
+
     fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
         self.config
             .codec
@@ -268,17 +288,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
-        let mut conn = self.conn.clone();
         let members: Vec<String> = self
-            .run(
-                Operation::ListByOwner,
-                scripts::LIST_BY_OWNER
-                    .key(format!("{}{owner}", self.owner_prefix()))
-                    .arg(self.session_prefix())
-                    .arg(owner)
-                    .arg(now_millis())
-                    .invoke_async(&mut conn),
-            )
+            .owner_script(&scripts::LIST_BY_OWNER, owner, Operation::ListByOwner)
             .await?;
         let mut keys = Vec::with_capacity(members.len());
         for member in members {
@@ -296,17 +307,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
-        let mut conn = self.conn.clone();
         let deleted: u64 = self
-            .run(
-                Operation::DeleteByOwner,
-                scripts::DELETE_BY_OWNER
-                    .key(format!("{}{owner}", self.owner_prefix()))
-                    .arg(self.session_prefix())
-                    .arg(owner)
-                    .arg(now_millis())
-                    .invoke_async(&mut conn),
-            )
+            .owner_script(&scripts::DELETE_BY_OWNER, owner, Operation::DeleteByOwner)
             .await?;
         Ok(deleted)
     }
