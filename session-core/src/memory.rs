@@ -124,7 +124,7 @@ impl MemoryStore {
         self
     }
 
-    /// Refuses records whose encoding passes `bytes` with [`ErrorKind::TooLarge`].
+    /// Refuses records whose encoding passes `bytes` with [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge).
     pub fn with_max_record_size(mut self, bytes: usize) -> Self {
         self.max_record_size = Some(bytes);
         self
