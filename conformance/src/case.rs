@@ -6,7 +6,9 @@ use std::time::Duration as StdDuration;
 use futures::future::BoxFuture;
 use session_core::chrono::{DateTime, Duration, Utc};
 use session_core::codec::default_codec;
-use session_core::{Capabilities, ClientSideStore, Codec, Record, SessionKey, SessionStore};
+use session_core::{
+    Capabilities, ClientSideStore, Codec, Record, SessionKey, SessionLock, SessionStore, StoreLock,
+};
 
 use crate::check::{CaseError, CaseResult};
 use crate::suite::{ClientFactory, SetupError, StoreFactory};
@@ -116,6 +118,12 @@ impl Fixture {
     /// A store in this case's namespace, with the default codec.
     pub(crate) async fn store(&self) -> Result<Arc<dyn SessionStore>, CaseError> {
         self.store_with_codec(default_codec()).await
+    }
+
+    /// The session lock the cases test: one kept in this case's store through the store
+    /// contract ([`StoreLock`]).
+    pub(crate) async fn lock(&self) -> Result<Arc<dyn SessionLock>, CaseError> {
+        Ok(Arc::new(StoreLock::new(self.store().await?)))
     }
 
     /// A store in this case's namespace (the same records as [`Fixture::store`]), with `codec`.

@@ -1,12 +1,13 @@
 //! Two application instances, each with its own moka cache, over one shared backend: writes
-//! through a stale cache lose nothing, and a stale read lasts no longer than the cache lifetime.
+//! through a stale cache lose nothing (a request whose reads turn out stale fails as retryable,
+//! and its retry counts), and a stale read lasts no longer than the cache lifetime.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{
-    CachingStore, CookieAction, MemoryStore, MokaStore, Session, SessionConfig, SessionStore,
-    SessionToken,
+    CachingStore, CookieAction, Error, ErrorKind, MemoryStore, MokaStore, Session, SessionConfig,
+    SessionStore, SessionToken,
 };
 
 const CACHE_LIFETIME: Duration = Duration::from_millis(800);
@@ -20,17 +21,30 @@ fn instance(backend: &MemoryStore) -> Instance {
     Arc::new(CachingStore::new(cache, backend.clone()))
 }
 
+fn config() -> Arc<SessionConfig> {
+    Arc::new(SessionConfig::default().with_retry_budget(Duration::from_secs(10)))
+}
+
 /// One request on `instance` with the session cookie `token`, running `handler`.
 async fn request<F, Fut, T>(instance: &Instance, token: &str, handler: F) -> T
 where
     F: FnOnce(Session) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
-    let config = Arc::new(SessionConfig::default().with_max_retries(64));
-    let session = Session::new(instance.clone(), config, Some(token));
+    try_request(instance, token, handler).await.expect("commit")
+}
+
+/// One request, with the commit's error: a request whose reads another instance changed
+/// fails with a temporary error rather than store what followed from them.
+async fn try_request<F, Fut, T>(instance: &Instance, token: &str, handler: F) -> Result<T, Error>
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let session = Session::new(instance.clone(), config(), Some(token));
     let out = handler(session.clone()).await;
-    session.finish().await.expect("commit");
-    out
+    session.finish().await?;
+    Ok(out)
 }
 
 async fn counter(instance: &Instance, token: &str) -> i64 {
@@ -40,11 +54,25 @@ async fn counter(instance: &Instance, token: &str) -> i64 {
     .await
 }
 
-async fn increment(instance: &Instance, token: &str) {
-    request(instance, token, |s| async move {
-        s.increment("n", 1).await.unwrap()
-    })
-    .await;
+/// An increment, repeated (as a client repeats a request answered `503`) while it fails with a
+/// temporary error; says how many attempts failed.
+async fn increment(instance: &Instance, token: &str) -> u32 {
+    let mut refused = 0;
+    loop {
+        let attempt = try_request(instance, token, |s| async move {
+            s.increment("n", 1).await.unwrap()
+        })
+        .await;
+        match attempt {
+            Ok(_) => return refused,
+            Err(e) => {
+                assert!(e.is_temporary(), "a permanent error: {e}");
+                assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+                refused += 1;
+                assert!(refused < 100, "refused 100 times: {e}");
+            }
+        }
+    }
 }
 
 async fn start_session(instance: &Instance) -> String {
@@ -71,9 +99,11 @@ async fn a_write_through_a_stale_cache_loses_nothing() {
         "A serves its cached copy within the lifetime"
     );
 
-    // A increments from its stale copy: the backend refuses the stale version, A reloads and
-    // replays the increment on the fresh record.
-    increment(&a, &token).await;
+    // A increments from its stale copy: the backend refuses the stale version, A reloads, sees
+    // that n (which the increment returned) changed, and fails the request as retryable rather
+    // than store a value other than the one it returned. The retry counts.
+    let refused = increment(&a, &token).await;
+    assert_eq!(refused, 1, "the stale attempt was not refused");
     let key = SessionToken::parse(&token).unwrap().key();
     let stored = backend.load(&key).await.unwrap().unwrap();
     assert_eq!(

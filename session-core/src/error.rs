@@ -36,6 +36,11 @@ pub enum ErrorKind {
     TooLarge,
     /// The backend did not answer within the configured time.
     Timeout,
+    /// The session is busy: earlier requests of the same session held it for longer than this
+    /// request may wait, or concurrent writers kept changing it for longer than the retry budget.
+    /// Always temporary: the request can be retried (the tower layer answers `503` with
+    /// `Retry-After`).
+    Busy,
 }
 
 impl ErrorKind {
@@ -52,6 +57,7 @@ impl ErrorKind {
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::TooLarge => "too large",
             ErrorKind::Timeout => "timed out",
+            ErrorKind::Busy => "session busy",
         }
     }
 }
@@ -246,6 +252,13 @@ impl Error {
     /// Shorthand for a [`ErrorKind::Conflict`] error.
     pub fn conflict(operation: Operation) -> Self {
         Error::new(ErrorKind::Conflict, operation)
+    }
+
+    /// Shorthand for a temporary [`ErrorKind::Busy`] error saying why.
+    pub fn busy(operation: Operation, why: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(ErrorKind::Busy, operation)
+            .with_context(why)
+            .temporary()
     }
 
     /// Shorthand for a [`ErrorKind::AlreadyExists`] error.

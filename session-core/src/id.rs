@@ -191,6 +191,16 @@ impl SessionKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key for a record that belongs to this session but is not its data (a lock ...): the
+    /// SHA-256 of `purpose` and this key, so it names no other session and reveals nothing.
+    pub fn derived(&self, purpose: &str) -> SessionKey {
+        let mut hasher = Sha256::new();
+        hasher.update(purpose.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.0.as_bytes());
+        SessionKey(hex::encode(hasher.finalize()))
+    }
 }
 
 impl fmt::Debug for SessionKey {

@@ -40,6 +40,7 @@ mod client;
 pub mod codec;
 mod error;
 mod id;
+mod lock;
 mod memory;
 #[cfg(feature = "moka")]
 mod moka;
@@ -53,13 +54,14 @@ pub use client::{ClientSideStore, CookieJar, Opened};
 pub use codec::{Codec, Format, Json, MessagePack};
 pub use error::{BoxError, Error, ErrorKind, Operation, Result};
 pub use id::{IdError, SessionKey, SessionToken};
+pub use lock::{LockLease, SessionLock, StoreLock};
 pub use memory::MemoryStore;
 #[cfg(feature = "moka")]
 pub use moka::{MokaStore, MokaStoreBuilder};
 pub use record::{Data, Record, Value};
 #[cfg(feature = "axum")]
 pub use session::MissingSessionLayer;
-pub use session::{Committed, CookieAction, OnLoadError, Session, SessionConfig};
+pub use session::{Committed, CookieAction, OnLoadError, Session, SessionConfig, SessionQueue};
 pub use store::{Capabilities, SessionStore};
 
 /// Re-exported so stores and users name the same time and trait-macro crates.

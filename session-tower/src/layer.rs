@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
 use session_core::{
-    ClientSideStore, CookieAction, CookieJar, Error, Opened, Session, SessionConfig, SessionStore,
-    SessionToken,
+    ClientSideStore, CookieAction, CookieJar, Error, ErrorKind, Opened, Session, SessionConfig,
+    SessionLock, SessionQueue, SessionStore, SessionToken,
 };
 use tower::{Layer, Service};
 
@@ -61,6 +61,11 @@ impl CommitOn {
 /// - Reads the session token from the cookie; a malformed one is ignored before any store call.
 /// - Puts a lazy [`Session`] in the request's extensions (the axum extractor takes it from
 ///   there). A handler that never touches it costs no store call and gets no `Set-Cookie`.
+/// - Runs the requests of one session one after another (a [`SessionQueue`] per layer): a
+///   request waits for the earlier requests of its session to commit when it first touches the
+///   session, so a handler that reads a value and writes it back loses nothing under
+///   concurrency. Requests that never touch the session never wait. With
+///   [`SessionLayer::with_lock`] the same holds across processes.
 /// - After the handler, if [`CommitOn`] allows the status, commits: writes what changed (or a
 ///   throttled touch), then sets, refreshes or removes the cookie.
 /// - When the session was used, adds `Vary: Cookie` and, when setting a cookie, `Cache-Control:
@@ -68,6 +73,9 @@ impl CommitOn {
 ///   holding someone's session.
 /// - A store error at commit is logged with `tracing` and answered with a 500 (503 when the
 ///   error is temporary) instead of the handler's response.
+/// - Contention is never a 500: a request that waited too long for its session, or whose
+///   commit met writers in another process it could not merge with, gets `503` with
+///   `Retry-After: 1` (see [`session_core::Session`]'s conflict rules).
 #[derive(Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
@@ -93,6 +101,7 @@ impl Storage {
 
 struct Shared {
     storage: Storage,
+    queue: SessionQueue,
     config: Arc<SessionConfig>,
     cookie: CookieConfig,
     cookie_name: String,
@@ -147,10 +156,21 @@ impl SessionLayer {
         cookie: CookieConfig,
         commit_on: CommitOn,
     ) -> Result<Self, Error> {
+        Self::build_queued(storage, SessionQueue::new(), config, cookie, commit_on)
+    }
+
+    fn build_queued(
+        storage: Storage,
+        queue: SessionQueue,
+        config: SessionConfig,
+        cookie: CookieConfig,
+        commit_on: CommitOn,
+    ) -> Result<Self, Error> {
         cookie.validate()?;
         Ok(SessionLayer {
             shared: Arc::new(Shared {
                 storage,
+                queue,
                 config: Arc::new(config),
                 cookie_name: cookie.full_name(),
                 cookie,
@@ -162,25 +182,72 @@ impl SessionLayer {
     /// The same layer with other session settings.
     pub fn with_config(self, config: SessionConfig) -> Self {
         let s = &self.shared;
-        Self::build(s.storage.clone(), config, s.cookie.clone(), s.commit_on).unwrap_or(self)
+        Self::build_queued(
+            s.storage.clone(),
+            s.queue.clone(),
+            config,
+            s.cookie.clone(),
+            s.commit_on,
+        )
+        .unwrap_or(self)
     }
 
     /// The same layer with other cookie settings; fails when they are invalid.
     pub fn with_cookie(self, cookie: CookieConfig) -> Result<Self, Error> {
         let s = &self.shared;
-        Self::build(s.storage.clone(), (*s.config).clone(), cookie, s.commit_on)
+        Self::build_queued(
+            s.storage.clone(),
+            s.queue.clone(),
+            (*s.config).clone(),
+            cookie,
+            s.commit_on,
+        )
     }
 
     /// The same layer committing on other statuses.
     pub fn with_commit_on(self, commit_on: CommitOn) -> Self {
         let s = &self.shared;
-        Self::build(
+        Self::build_queued(
             s.storage.clone(),
+            s.queue.clone(),
             (*s.config).clone(),
             s.cookie.clone(),
             commit_on,
         )
         .unwrap_or(self)
+    }
+
+    /// The same layer, also holding `lock` on a session while a request works on it, so the
+    /// requests of one session run one after another across every process sharing the lock
+    /// (see [`SessionQueue::with_lock`]). Without it, requests are queued within this process,
+    /// and a request whose reads another process changed before its commit gets a retryable
+    /// `503`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryStore, StoreLock};
+    /// use session_tower::SessionLayer;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let layer = SessionLayer::new(store.clone())?.with_lock(Arc::new(StoreLock::new(store)));
+    /// assert!(layer.queue().lock().is_some());
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn with_lock(self, lock: Arc<dyn SessionLock>) -> Self {
+        let s = &self.shared;
+        Self::build_queued(
+            s.storage.clone(),
+            SessionQueue::with_lock(lock),
+            (*s.config).clone(),
+            s.cookie.clone(),
+            s.commit_on,
+        )
+        .unwrap_or(self)
+    }
+
+    /// The queue this layer runs each session's requests in.
+    pub fn queue(&self) -> &SessionQueue {
+        &self.shared.queue
     }
 
     /// The server-side store sessions are kept in, if they are kept on the server.
@@ -256,8 +323,10 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            // On an error the session is dropped with this future, which ends its turn.
             let mut response = inner.call(request).await?;
             if !shared.commit_on.allows(response.status()) {
+                session.release().await;
                 return Ok(response);
             }
             let committed = match session.finish().await {
@@ -297,7 +366,7 @@ impl Shared {
         let storage = match &self.storage {
             Storage::Server(store) => {
                 return (
-                    Session::new(store.clone(), self.config.clone(), cookie),
+                    Session::queued(store.clone(), self.config.clone(), &self.queue, cookie),
                     None,
                 );
             }
@@ -358,18 +427,43 @@ impl Shared {
 }
 
 fn error_response<B: From<&'static str>>(shared: &Shared, err: &Error) -> Response<B> {
-    tracing::error!(
-        store = shared.storage.name(),
-        error = %err,
-        source = ?std::error::Error::source(err),
-        "session commit failed; answering with an error instead of the handler's response"
-    );
-    let status = if err.is_temporary() {
-        StatusCode::SERVICE_UNAVAILABLE
+    let contended = matches!(err.kind(), ErrorKind::Busy | ErrorKind::Conflict);
+    if contended {
+        tracing::warn!(
+            store = shared.storage.name(),
+            error = %err,
+            "session contended; answering 503 so the client retries"
+        );
     } else {
-        StatusCode::INTERNAL_SERVER_ERROR
+        tracing::error!(
+            store = shared.storage.name(),
+            error = %err,
+            source = ?std::error::Error::source(err),
+            "session commit failed; answering with an error instead of the handler's response"
+        );
+    }
+    let (status, body) = if contended {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session busy: other requests of this session are changing it; try again",
+        )
+    } else if err.is_temporary() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session storage is unavailable",
+        )
+    } else {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "session storage is unavailable",
+        )
     };
-    let mut response = Response::new(B::from("session storage is unavailable"));
+    let mut response = Response::new(B::from(body));
     *response.status_mut() = status;
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     response
 }

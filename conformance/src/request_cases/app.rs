@@ -36,9 +36,12 @@ pub(crate) type Counted = CountingStore<Arc<dyn SessionStore>>;
 /// The cookie's name in the test application.
 pub(crate) const COOKIE: &str = "id";
 
-/// Session settings for a case: generous retries so 32 racing requests all land.
+/// Session settings for a case: a generous wait and retry budget, so racing requests on a
+/// loaded machine all land.
 pub(crate) fn config() -> SessionConfig {
-    SessionConfig::default().with_max_retries(64)
+    SessionConfig::default()
+        .with_retry_budget(Duration::from_secs(20))
+        .with_wait_timeout(Duration::from_secs(30))
 }
 
 /// The test application over the case's store, counting its calls; for a client-side suite,
@@ -48,8 +51,41 @@ pub(crate) async fn app(
     config: SessionConfig,
 ) -> Result<(Router, Counted, Shared), CaseError> {
     let counting = CountingStore::new(fx.store().await?);
+    let layer = layer(fx, &counting, config).await?;
+    let gate = Shared::default();
+    Ok((router(layer, gate.clone()), counting, gate))
+}
+
+/// Two instances of the test application over one store, as two processes behind a load
+/// balancer would be: each with its own layer (and so its own in-process queue), sharing the
+/// store and the gate. `lock` makes both take the store's session lock.
+pub(crate) async fn two_instances(
+    fx: &Fixture,
+    config: SessionConfig,
+    lock: bool,
+) -> Result<([Router; 2], Counted, Shared), CaseError> {
+    let counting = CountingStore::new(fx.store().await?);
+    let gate = Shared::default();
+    let mut routers = Vec::new();
+    for _ in 0..2 {
+        let mut layer = layer(fx, &counting, config.clone()).await?;
+        if lock {
+            layer = layer.with_lock(fx.lock().await?);
+        }
+        routers.push(router(layer, gate.clone()));
+    }
+    let second = routers.pop().unwrap_or_else(|| unreachable!("two routers"));
+    let first = routers.pop().unwrap_or_else(|| unreachable!("two routers"));
+    Ok(([first, second], counting, gate))
+}
+
+async fn layer(
+    fx: &Fixture,
+    counting: &Counted,
+    config: SessionConfig,
+) -> Result<SessionLayer, CaseError> {
     let cookie = CookieConfig::default().with_name(COOKIE);
-    let layer = match fx.client_storage().await? {
+    match fx.client_storage().await? {
         None => SessionLayer::from_parts(
             Arc::new(counting.clone()),
             config,
@@ -60,13 +96,17 @@ pub(crate) async fn app(
             SessionLayer::client_side_from_parts(storage, config, cookie, CommitOn::default())
         }
     }
-    .map_err(CaseError::from)?;
-    let gate = Shared::default();
-    let router = Router::new()
+    .map_err(CaseError::from)
+}
+
+fn router(layer: SessionLayer, gate: Shared) -> Router {
+    Router::new()
         .route("/untouched", get(|| async { "untouched" }))
         .route("/get/{key}", get(get_value))
         .route("/set/{key}/{value}", get(set_value))
         .route("/incr", get(incr))
+        .route("/rmw", get(read_modify_write))
+        .route("/slow-read", get(slow_read))
         .route("/flash/{key}/{value}", get(flash))
         .route("/flash-many", get(flash_many))
         .route("/now/{key}/{value}", get(now))
@@ -80,9 +120,8 @@ pub(crate) async fn app(
         .route("/form", post(form))
         .route("/old/{field}", get(old))
         .route("/errors/{field}", get(errors))
-        .with_state(gate.clone())
-        .layer(layer);
-    Ok((router, counting, gate))
+        .with_state(gate)
+        .layer(layer)
 }
 
 fn json(value: impl serde::Serialize) -> Response {
@@ -100,6 +139,21 @@ async fn set_value(session: Session, Path((key, value)): Path<(String, String)>)
 
 async fn incr(session: Session) -> Reply {
     Ok(json(session.increment("n", 1).await?))
+}
+
+/// A counter the way most handlers write one: read, add one, write back.
+async fn read_modify_write(session: Session) -> Reply {
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    session.insert("n", n + 1).await?;
+    Ok(json(n + 1))
+}
+
+/// Reads the session, then holds the request until the case lets it go.
+async fn slow_read(session: Session, State(gate): State<Shared>) -> Reply {
+    let value = session.get_value("x").await?;
+    gate.loaded.notify_one();
+    gate.go.notified().await;
+    Ok(json(value))
 }
 
 async fn flash(session: Session, Path((key, value)): Path<(String, String)>) -> Reply {
@@ -199,7 +253,7 @@ impl Answer {
 /// A browser-like client: it keeps the session cookie it is given.
 #[derive(Clone)]
 pub(crate) struct Client {
-    app: Router,
+    pub(crate) app: Router,
     pub(crate) cookie: Option<String>,
 }
 

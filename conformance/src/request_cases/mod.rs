@@ -1,6 +1,7 @@
 //! Request-level cases: the store behind the tower layer, driven over HTTP with a cookie jar.
 
 mod app;
+mod concurrency;
 mod flow;
 mod identity;
 
@@ -10,5 +11,6 @@ use crate::case::Case;
 pub(crate) fn all() -> Vec<Case> {
     let mut cases = flow::all();
     cases.extend(identity::all());
+    cases.extend(concurrency::all());
     cases
 }

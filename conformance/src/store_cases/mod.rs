@@ -2,6 +2,7 @@
 
 mod expiry;
 mod lifecycle;
+mod lock;
 mod owner;
 mod values;
 
@@ -13,5 +14,6 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(expiry::all());
     cases.extend(owner::all());
     cases.extend(values::all());
+    cases.extend(lock::all());
     cases
 }

@@ -3,10 +3,11 @@
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
+use http::header::RETRY_AFTER;
 use http::request::Parts;
 
 use super::Session;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The rejection when a handler asks for a [`Session`] but no session layer runs in front of it.
 #[derive(Debug, Clone, Copy)]
@@ -35,17 +36,35 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// A session error as a response: `503 Service Unavailable` when temporary, else
-/// `500 Internal Server Error`, with a short text body. The error is logged, the body names no
-/// internals.
+/// A session error as a response: `503 Service Unavailable` with `Retry-After: 1` when
+/// temporary (contention included: [`ErrorKind::Busy`] and [`ErrorKind::Conflict`] are always
+/// answered so), else `500 Internal Server Error`, with a short text body. The error is logged,
+/// the body names no internals.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = if self.is_temporary() {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
+        if matches!(self.kind(), ErrorKind::Busy | ErrorKind::Conflict) {
+            tracing::warn!(error = %self, "session contended; answering 503 so the client retries");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(RETRY_AFTER, "1")],
+                "session busy: other requests of this session are changing it; try again",
+            )
+                .into_response();
+        }
         tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error");
-        (status, "session storage is unavailable").into_response()
+        if self.is_temporary() {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(RETRY_AFTER, "1")],
+                "session storage is unavailable",
+            )
+                .into_response()
+        } else {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "session storage is unavailable",
+            )
+                .into_response()
+        }
     }
 }

@@ -1,12 +1,34 @@
 //! Writing a session back: save with replay on conflict, regenerate, invalidate, touch.
+//!
+//! # Conflicts
+//!
+//! Inside one process a session's requests are queued, so a commit meets a version conflict
+//! only when another process wrote the session since this request loaded it. The commit then
+//! reloads the record and:
+//!
+//! - if everything the handler read (values through `get`, `has`, `all`, `remove`, `pull`,
+//!   `increment`, the owner through `owner`) still holds in the reloaded record, re-applies its
+//!   change set there and saves again: nothing either request did is lost;
+//! - otherwise, if the handler wrote anything, nothing is written and the commit fails with a
+//!   temporary [`ErrorKind::Conflict`]: its writes were computed from values that no longer
+//!   hold, and replaying them would silently undo the other process's write. The tower layer
+//!   answers `503` with `Retry-After`, so the client can repeat the request.
+//!
+//! Retries back off with jitter and stop after
+//! [`SessionConfig::retry_budget`](crate::SessionConfig::retry_budget) with a temporary
+//! [`ErrorKind::Busy`].
+
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::{Session, State};
+use super::{Handoff, Session, State};
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::id::SessionToken;
+use crate::lock::backoff;
 use crate::record::Record;
 use crate::session::change::Change;
+use crate::session::reads::Reads;
 use crate::store::SessionStore;
 
 /// What the response must do with the session cookie.
@@ -79,22 +101,58 @@ impl Session {
     /// Fails when the commit fails, and also when the session could not be loaded during the
     /// request (even if the handler ignored that error), so the response never claims a
     /// success the session did not have.
+    ///
+    /// Ends the request's turn in the session's queue either way.
     pub async fn finish(&self) -> Result<Committed> {
         let mut state = self.inner.state.lock().await;
         if let Some((kind, temporary, message)) = state.load_failure.take()
             && !state.loaded
         {
+            self.end_turn(&mut state, None).await;
             let err = Error::new(kind, Operation::Load)
                 .with_context(format!("the session could not be loaded: {message}"));
             return Err(if temporary { err.temporary() } else { err });
         }
         let accessed = state.loaded && !self.is_detached();
-        let action = self.commit_locked(&mut state).await?;
+        let action = match self.commit_locked(&mut state).await {
+            Ok(action) => action,
+            Err(err) => {
+                self.end_turn(&mut state, None).await;
+                return Err(err);
+            }
+        };
+        let handoff = self.handoff(&state);
+        self.end_turn(&mut state, handoff).await;
         let pending = std::mem::take(&mut state.pending_cookie);
         Ok(Committed {
             cookie: pending.then(action),
             accessed,
         })
+    }
+
+    /// Ends the request's turn in the session's queue without committing, for middleware that
+    /// decided not to write the session (see [`Session::queued`]). Changes not yet committed
+    /// are dropped; the next request of the session loads what the store holds.
+    pub async fn release(&self) {
+        let mut state = self.inner.state.lock().await;
+        self.end_turn(&mut state, None).await;
+    }
+
+    /// What the next request of this session may start from: the record as this request left
+    /// it, or the knowledge that the session ended.
+    fn handoff(&self, state: &State) -> Option<Handoff> {
+        let incoming = state.incoming.as_ref()?.key();
+        match (&state.base, state.confirmed) {
+            (Some((token, record)), Some(confirmed)) if token.key() == incoming => Some(Handoff {
+                record: Some(record.clone()),
+                confirmed,
+            }),
+            // Regenerated, invalidated or never live: the presented token names no session.
+            (Some(_), _) | (None, _) => Some(Handoff {
+                record: None,
+                confirmed: Instant::now(),
+            }),
+        }
     }
 
     async fn commit_locked(&self, state: &mut State) -> Result<CookieAction> {
@@ -111,13 +169,16 @@ impl Session {
         }
         let written = match state.base.take() {
             Some((token, base)) if state.regenerate => Some(
-                self.regenerate_now(&*store, &token, base, &state.changes)
+                self.regenerate_now(&*store, &token, base, &state.changes, &state.reads)
                     .await?,
             ),
-            Some((token, base)) if !state.changes.is_empty() => Some(
-                self.save_with_replay(&*store, token, base, &state.changes)
-                    .await?,
-            ),
+            Some((token, base)) if !state.changes.is_empty() => {
+                let view = state.view.take();
+                Some(
+                    self.save_with_replay(&*store, token, base, view, &state.changes, &state.reads)
+                        .await?,
+                )
+            }
             Some((token, base)) => {
                 let (written, touched) = self.touch_if_due(&*store, token, base).await?;
                 if !touched {
@@ -133,9 +194,11 @@ impl Session {
             None => None,
         };
         state.changes.clear();
+        state.reads = Reads::default();
         state.regenerate = false;
         match written {
             Some(Written::Stored(token, record)) => {
+                state.confirmed = Some(Instant::now());
                 // The stored flash is for the next request; this request's reads are unaffected.
                 state.view = Some(record.clone());
                 state.stale_cookie = false;
@@ -183,37 +246,97 @@ impl Session {
         record
     }
 
-    /// Saves `base` with `changes`; on a conflict reloads, replays and tries again.
+    /// Saves `base` with `changes` (`view` is `base` with them applied already, when at hand);
+    /// on a conflict reloads and, if the handler's reads still hold, replays and tries again
+    /// with jittered backoff, within the retry budget.
     async fn save_with_replay(
         &self,
         store: &dyn SessionStore,
         token: SessionToken,
         base: Record,
+        view: Option<Record>,
         changes: &[Change],
+        reads: &Reads,
     ) -> Result<Written> {
         let key = token.key();
-        let mut current = base;
-        for _ in 0..=self.inner.config.max_retries {
-            let mut next = self.replay(current, changes);
+        let started = Instant::now();
+        let budget = self.inner.config.retry_budget;
+        let mut next = match view {
+            Some(mut view) => {
+                view.version = base.version;
+                view.expires_at = self.expiry(&view, Utc::now());
+                view
+            }
+            None => self.replay(base.clone(), changes),
+        };
+        let mut attempt = 0u32;
+        loop {
             match store.save(&next).await {
                 Ok(version) => {
                     next.version = version;
                     return Ok(Written::Stored(token, next));
                 }
-                Err(e) if e.kind() == ErrorKind::Conflict => match store.load(&key).await? {
-                    Some(latest) if !self.past_deadline(&latest, Utc::now()) => current = latest,
-                    _ => return Ok(Written::Gone),
-                },
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    let latest = match store.load(&key).await? {
+                        Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
+                        _ => return Ok(Written::Gone),
+                    };
+                    self.check_reads(store, reads, &base, &latest, changes)?;
+                    let elapsed = started.elapsed();
+                    if elapsed >= budget {
+                        return Err(Error::busy(
+                            Operation::Save,
+                            format!(
+                                "concurrent writers kept changing the session for longer than the retry budget ({budget:?}, {attempt} retries)"
+                            ),
+                        )
+                        .with_store(store.name().to_owned()));
+                    }
+                    let pause = backoff(
+                        attempt,
+                        std::time::Duration::from_millis(1),
+                        std::time::Duration::from_millis(50),
+                    )
+                    .min(budget - elapsed);
+                    tokio::time::sleep(pause).await;
+                    attempt = attempt.saturating_add(1);
+                    next = self.replay(latest, changes);
+                }
                 Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Written::Gone),
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::conflict(Operation::Save)
-            .with_store(store.name().to_owned())
-            .with_context(format!(
-                "gave up after {} retries against concurrent writers",
-                self.inner.config.max_retries
-            )))
+    }
+
+    /// Fails when another writer changed something the handler read and the handler wrote
+    /// anything: its writes may follow from values that no longer hold.
+    fn check_reads(
+        &self,
+        store: &dyn SessionStore,
+        reads: &Reads,
+        base: &Record,
+        latest: &Record,
+        changes: &[Change],
+    ) -> Result<()> {
+        if !State::writes(changes) {
+            return Ok(());
+        }
+        match reads.changed_between(base, latest) {
+            None => Ok(()),
+            Some(what) => {
+                tracing::info!(
+                    store = store.name(),
+                    changed = %what,
+                    "another process changed what this request read; its changes were not applied"
+                );
+                Err(Error::conflict(Operation::Save)
+                    .with_store(store.name().to_owned())
+                    .with_context(format!(
+                        "another process changed {what}, which this request read; its changes were not applied, and the request can be retried"
+                    ))
+                    .temporary())
+            }
+        }
     }
 
     /// Moves the session to a new token: the new record is created before the old is deleted.
@@ -223,6 +346,7 @@ impl Session {
         old: &SessionToken,
         base: Record,
         changes: &[Change],
+        reads: &Reads,
     ) -> Result<Written> {
         let old_key = old.key();
         // Start from the latest stored data, and respect a logout that happened meanwhile.
@@ -230,6 +354,7 @@ impl Session {
             Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
             _ => return Ok(Written::Gone),
         };
+        self.check_reads(store, reads, &base, &latest, changes)?;
         let mut next = self.replay(latest, changes);
         next.created_at = base.created_at;
         let written = self.create_with_new_token(store, next).await?;

@@ -1,4 +1,4 @@
-//! How sessions behave: timeouts, touch throttling, conflict retries, form flashing.
+//! How sessions behave: timeouts, touch throttling, queueing and conflict retries, form flashing.
 
 use std::time::Duration;
 
@@ -35,9 +35,27 @@ pub struct SessionConfig {
     /// A request that changes nothing refreshes the idle expiry only when it would move by at
     /// least this much, so most reads cost no write. Default: 60 seconds.
     pub touch_interval: Duration,
-    /// How many times a commit reloads and re-applies its changes after a version conflict
-    /// before giving up with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict). Default: 16.
-    pub max_retries: u32,
+    /// How long a commit keeps retrying after version conflicts (reloading, re-applying its
+    /// changes, backing off with jitter between attempts) before giving up with a temporary
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) error, which the tower layer answers with
+    /// `503` and `Retry-After`. Conflicts only come from writers outside this process (requests
+    /// of one session inside one process run one after another). Default: 2 seconds.
+    pub retry_budget: Duration,
+    /// How long a request may wait for the earlier requests of the same session (the
+    /// in-process queue, and the distributed lock where one is configured) before it fails with
+    /// a temporary [`ErrorKind::Busy`](crate::ErrorKind::Busy) error. Default: 10 seconds.
+    pub wait_timeout: Duration,
+    /// A request that waited in the in-process queue starts from the record the previous
+    /// request of the same session committed, instead of loading it again, when that record
+    /// was read from or written to the store at most this long ago. A write based on it is
+    /// still version-checked, so a change made meanwhile by another process is never
+    /// overwritten; only a read-only request can see data this much older than the store's.
+    /// `Duration::ZERO` always reloads. Default: 1 second.
+    pub handoff_max_age: Duration,
+    /// How long a distributed session lock is held at most when its holder never releases it
+    /// (a crashed process). Only used with a lock (see
+    /// [`SessionQueue::with_lock`](crate::SessionQueue::with_lock)). Default: 30 seconds.
+    pub lock_lease: Duration,
     /// What to do when loading fails.
     pub on_load_error: OnLoadError,
     /// Form fields never flashed by [`Session::flash_input`](crate::Session::flash_input) and
@@ -52,7 +70,10 @@ impl Default for SessionConfig {
             idle_timeout: Duration::from_secs(2 * 3600),
             absolute_timeout: None,
             touch_interval: Duration::from_secs(60),
-            max_retries: 16,
+            retry_budget: Duration::from_secs(2),
+            wait_timeout: Duration::from_secs(10),
+            handoff_max_age: Duration::from_secs(1),
+            lock_lease: Duration::from_secs(30),
             on_load_error: OnLoadError::Fail,
             never_flash: vec!["_token".into(), "csrf_token".into()],
         }
@@ -78,9 +99,27 @@ impl SessionConfig {
         self
     }
 
-    /// Sets [`SessionConfig::max_retries`].
-    pub fn with_max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
+    /// Sets [`SessionConfig::retry_budget`].
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget = budget;
+        self
+    }
+
+    /// Sets [`SessionConfig::wait_timeout`].
+    pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Sets [`SessionConfig::handoff_max_age`].
+    pub fn with_handoff_max_age(mut self, age: Duration) -> Self {
+        self.handoff_max_age = age;
+        self
+    }
+
+    /// Sets [`SessionConfig::lock_lease`].
+    pub fn with_lock_lease(mut self, lease: Duration) -> Self {
+        self.lock_lease = lease;
         self
     }
 

@@ -25,9 +25,12 @@ mod change;
 mod commit;
 mod config;
 mod form;
+mod queue;
+mod reads;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -36,6 +39,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::id::{SessionKey, SessionToken};
+use crate::lock::{self, HeldLock};
 use crate::record::{Data, Record, Value, to_value};
 use crate::store::SessionStore;
 
@@ -44,6 +48,9 @@ pub use self::axum::MissingSessionLayer;
 use change::Change;
 pub use commit::{Committed, CookieAction};
 pub use config::{OnLoadError, SessionConfig};
+pub use queue::SessionQueue;
+use queue::{Handoff, Turn};
+use reads::Reads;
 
 /// The session of one request.
 ///
@@ -85,6 +92,8 @@ struct Inner {
     /// `None` for a detached session.
     store: Option<Arc<dyn SessionStore>>,
     config: Arc<SessionConfig>,
+    /// The queue this session's requests wait in, if any.
+    queue: Option<SessionQueue>,
     state: Mutex<State>,
 }
 
@@ -115,15 +124,52 @@ struct State {
     /// A load that failed in this request (kind, temporary, message): the request cannot be
     /// answered as if the session worked, even when the handler ignored the error.
     load_failure: Option<(ErrorKind, bool, String)>,
+    /// What the handler read from the loaded record, so a conflict can tell whether its
+    /// changes still follow from what it saw.
+    reads: Reads,
+    /// When the store last confirmed `base` (a load or a write).
+    confirmed: Option<Instant>,
+    /// This request's turn in the in-process queue, held until the commit.
+    turn: Option<Turn>,
+    /// The distributed lock held for this request, if the queue takes one.
+    lock: Option<HeldLock>,
 }
 
 impl Session {
     /// The session of a request that presented `cookie` (the cookie's value, if any).
     ///
     /// A malformed token is dropped here, before any store call.
+    ///
+    /// The session is not queued: two such sessions of one visitor used at once each work on
+    /// what they loaded, and the later commit re-applies its changes on top of the earlier one.
+    /// Middleware should use [`Session::queued`], which runs them one after another.
     pub fn new(
         store: Arc<dyn SessionStore>,
         config: Arc<SessionConfig>,
+        cookie: Option<&str>,
+    ) -> Self {
+        Self::build(store, config, None, cookie)
+    }
+
+    /// The session of a request that presented `cookie`, queued behind the other requests of
+    /// the same session in `queue` (see [`SessionQueue`]): its first use waits until they have
+    /// committed, so whatever the handler reads stays true until its own commit.
+    ///
+    /// The session holds its place until [`Session::finish`] or [`Session::release`] (or until
+    /// the last clone of it is dropped), so middleware calls one of them for every request.
+    pub fn queued(
+        store: Arc<dyn SessionStore>,
+        config: Arc<SessionConfig>,
+        queue: &SessionQueue,
+        cookie: Option<&str>,
+    ) -> Self {
+        Self::build(store, config, Some(queue.clone()), cookie)
+    }
+
+    fn build(
+        store: Arc<dyn SessionStore>,
+        config: Arc<SessionConfig>,
+        queue: Option<SessionQueue>,
         cookie: Option<&str>,
     ) -> Self {
         let state = State {
@@ -135,6 +181,7 @@ impl Session {
             inner: Arc::new(Inner {
                 store: Some(store),
                 config,
+                queue,
                 state: Mutex::new(state),
             }),
         }
@@ -155,6 +202,7 @@ impl Session {
             inner: Arc::new(Inner {
                 store: None,
                 config: Arc::default(),
+                queue: None,
                 state: Mutex::new(State {
                     loaded: true,
                     ..State::default()
@@ -190,13 +238,15 @@ impl Session {
 
     /// The raw value under `key`.
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>> {
-        let state = self.loaded().await?;
+        let mut state = self.loaded().await?;
+        state.note_read(key);
         Ok(state.view.as_ref().and_then(|r| r.data.get(key).cloned()))
     }
 
     /// Whether `key` holds a value.
     pub async fn has(&self, key: &str) -> Result<bool> {
-        let state = self.loaded().await?;
+        let mut state = self.loaded().await?;
+        state.note_read(key);
         Ok(state
             .view
             .as_ref()
@@ -205,7 +255,8 @@ impl Session {
 
     /// All data (flash messages excluded).
     pub async fn all(&self) -> Result<Data> {
-        let state = self.loaded().await?;
+        let mut state = self.loaded().await?;
+        state.reads.all = true;
         Ok(state
             .view
             .as_ref()
@@ -238,10 +289,14 @@ impl Session {
 
     /// Adds `by` to the integer under `key` (0 when absent) and returns the new value.
     ///
-    /// Concurrent increments of one key from different requests all count. A value that is not
-    /// an integer gives an [`ErrorKind::Decode`] error and changes nothing.
+    /// Concurrent increments of one key from different requests all count, and each returns
+    /// the value its own commit stores: the returned value counts as a read of `key`, so if
+    /// another process changes `key` before this request commits, the commit fails with a
+    /// retryable error rather than store a value other than the one returned. A value that is
+    /// not an integer gives an [`ErrorKind::Decode`] error and changes nothing.
     pub async fn increment(&self, key: &str, by: i64) -> Result<i64> {
         let mut state = self.loaded().await?;
+        state.note_read(key);
         let current = match state.view.as_ref().and_then(|r| r.data.get(key)) {
             None => 0,
             Some(v) => v.as_i64().ok_or_else(|| {
@@ -277,7 +332,8 @@ impl Session {
 
     /// The user this session belongs to, as set by [`Session::set_owner`].
     pub async fn owner(&self) -> Result<Option<String>> {
-        let state = self.loaded().await?;
+        let mut state = self.loaded().await?;
+        state.reads.owner = true;
         Ok(state.view.as_ref().and_then(|r| r.owner.clone()))
     }
 
@@ -426,7 +482,24 @@ impl Session {
             return Ok(());
         };
         let key = token.key();
-        let loaded = match store.load(&key).await {
+        let handoff = match self.wait_for_turn(state, &key).await {
+            Ok(handoff) => handoff,
+            Err(err) => {
+                state.load_failure = Some((err.kind(), err.is_temporary(), err.to_string()));
+                return Err(err);
+            }
+        };
+        let loaded = match handoff {
+            Some(handoff) => {
+                state.confirmed = Some(handoff.confirmed);
+                Ok(handoff.record.filter(|r| !r.is_expired_at(Utc::now())))
+            }
+            None => {
+                state.confirmed = Some(Instant::now());
+                store.load(&key).await
+            }
+        };
+        let loaded = match loaded {
             Ok(loaded) => loaded,
             Err(err) if self.inner.config.on_load_error == OnLoadError::StartFresh => {
                 tracing::warn!(store = store.name(), error = %err, "session load failed; starting a fresh session");
@@ -459,6 +532,43 @@ impl Session {
             None => state.stale_cookie = true,
         }
         Ok(())
+    }
+
+    /// Takes this request's turn on `key` in the queue (and the distributed lock, if the queue
+    /// has one), returning what the previous request left when it may be used instead of a load.
+    async fn wait_for_turn(&self, state: &mut State, key: &SessionKey) -> Result<Option<Handoff>> {
+        let Some(queue) = &self.inner.queue else {
+            return Ok(None);
+        };
+        let config = &self.inner.config;
+        let started = Instant::now();
+        let mut turn = queue.enter(key, config.wait_timeout).await?;
+        let handoff = match queue.lock() {
+            // Another process may have written between the previous holder's release and now.
+            Some(held) => {
+                let wait = config.wait_timeout.saturating_sub(started.elapsed());
+                state.lock = Some(
+                    lock::acquire(&**held, key, config.lock_lease, wait)
+                        .await
+                        .map(|lease| HeldLock::new(held.clone(), key.clone(), lease))?,
+                );
+                None
+            }
+            None => turn.take_handoff(config.handoff_max_age),
+        };
+        state.turn = Some(turn);
+        Ok(handoff)
+    }
+
+    /// Ends this request's turn: leaves `handoff` for the next request of the session, gives up
+    /// the distributed lock, and lets the next request run.
+    async fn end_turn(&self, state: &mut State, handoff: Option<Handoff>) {
+        if let Some(held) = state.lock.take() {
+            held.release().await;
+        }
+        if let Some(mut turn) = state.turn.take() {
+            turn.leave(handoff);
+        }
     }
 
     async fn change(&self, change: Change) -> Result<()> {

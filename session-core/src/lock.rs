@@ -1,0 +1,271 @@
+//! Distributed session locks: one request of a session at a time across processes.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::id::{SessionKey, SessionToken};
+use crate::record::Record;
+use crate::store::SessionStore;
+
+/// A lock on one session, shared by every process that serves it.
+///
+/// The in-process [`SessionQueue`](crate::SessionQueue) already runs the requests of a session
+/// one after another inside a process. Across processes the store's version check keeps every
+/// write safe, but a request whose reads were changed by another process has to be retried by
+/// the client. A deployment that would rather wait than retry puts a lock in the queue
+/// ([`SessionQueue::with_lock`](crate::SessionQueue::with_lock)): then a request of a session
+/// waits, within a bounded time, until no request of that session runs in any process.
+///
+/// # Behavior
+///
+/// - `try_acquire` takes a free lock and answers `Some`; a lock another holder has, with a
+///   lease not yet run out, answers `None` (case `lock::a_held_lock_is_not_taken_again`).
+/// - A lock whose lease ran out is free again, so a crashed holder blocks its session for one
+///   lease at most (case `lock::an_expired_lease_frees_the_lock`).
+/// - `release` with the holder's lease frees the lock; `release` with any other lease changes
+///   nothing, so a holder whose lease ran out cannot free its successor's lock
+///   (case `lock::only_the_holder_releases`).
+/// - Locks of different sessions are independent (case `lock::locks_of_sessions_are_independent`).
+/// - The lock is not a fence on its own: a holder whose lease ran out may still write, and the
+///   store's version check is what rejects that write. Sessions keep it on.
+#[async_trait]
+pub trait SessionLock: Send + Sync + fmt::Debug + 'static {
+    /// A short name for messages and logs.
+    fn name(&self) -> &str;
+
+    /// Tries once to take the lock on `key` for at most `lease`: `Some` when taken, `None`
+    /// when another holder has it.
+    async fn try_acquire(&self, key: &SessionKey, lease: Duration) -> Result<Option<LockLease>>;
+
+    /// Gives up the lock `lease` holds. Releasing a lease that is no longer the holder's (it
+    /// ran out and someone else took the lock) changes nothing and succeeds.
+    async fn release(&self, key: &SessionKey, lease: &LockLease) -> Result<()>;
+}
+
+#[async_trait]
+impl<L: SessionLock + ?Sized> SessionLock for Arc<L> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    async fn try_acquire(&self, key: &SessionKey, lease: Duration) -> Result<Option<LockLease>> {
+        (**self).try_acquire(key, lease).await
+    }
+    async fn release(&self, key: &SessionKey, lease: &LockLease) -> Result<()> {
+        (**self).release(key, lease).await
+    }
+}
+
+/// Proof of holding a session lock: who holds it, and what the lock needs to release it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLease {
+    holder: String,
+}
+
+impl LockLease {
+    /// A lease held by `holder`, a value no other holder uses (a lock makes it random).
+    pub fn new(holder: impl Into<String>) -> Self {
+        LockLease {
+            holder: holder.into(),
+        }
+    }
+
+    /// The holder's identity.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+}
+
+/// Waits for the lock on `key`, polling with jittered backoff, for at most `wait`.
+pub(crate) async fn acquire(
+    lock: &dyn SessionLock,
+    key: &SessionKey,
+    lease: Duration,
+    wait: Duration,
+) -> Result<LockLease> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut attempt = 0u32;
+    loop {
+        if let Some(held) = lock.try_acquire(key, lease).await? {
+            return Ok(held);
+        }
+        let pause = backoff(
+            attempt,
+            Duration::from_millis(2),
+            Duration::from_millis(100),
+        );
+        if tokio::time::Instant::now() + pause >= deadline {
+            return Err(Error::busy(
+                Operation::Other,
+                format!(
+                    "the session lock ({}) stayed held by another process for longer than the wait limit ({wait:?})",
+                    lock.name()
+                ),
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// A random pause between `first` and an exponentially growing bound capped at `cap` ("full
+/// jitter"), so competing retries spread out instead of colliding again.
+pub(crate) fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration {
+    let bound = first
+        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .min(cap);
+    let random = getrandom::u64().unwrap_or(u64::from(attempt) * 0x9e37_79b9);
+    let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX).max(1);
+    (first / 2).max(Duration::from_nanos(random % nanos))
+}
+
+/// A [`SessionLock`] kept in any [`SessionStore`], through the store contract alone.
+///
+/// The lock on a session is a record under a key derived from the session's key
+/// ([`SessionKey::derived`]), holding a random holder id and living for the lease:
+///
+/// - taking it is `create` (which never overwrites a live record, and replaces an expired one),
+/// - releasing it is a version-checked `save` that expires it at once, after checking the
+///   holder, so only the holder's own, unchanged lock is released.
+///
+/// So it works on every store that passes the conformance suite and declares
+/// [`Capabilities::shared`](crate::Capabilities::shared) and conditional writes: Redis, SQL,
+/// DynamoDB, files. Lock records are ordinary records without an owner; they expire with their
+/// lease, and a store's sweep removes them like expired sessions.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use session_core::{MemoryStore, SessionKey, SessionLock, StoreLock};
+///
+/// let lock = StoreLock::new(Arc::new(MemoryStore::new()));
+/// let key = SessionKey::random();
+/// let lease = lock.try_acquire(&key, Duration::from_secs(5)).await?.expect("free");
+/// assert!(lock.try_acquire(&key, Duration::from_secs(5)).await?.is_none());
+/// lock.release(&key, &lease).await?;
+/// assert!(lock.try_acquire(&key, Duration::from_secs(5)).await?.is_some());
+/// # Ok::<(), session_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct StoreLock<S> {
+    store: S,
+    name: String,
+}
+
+/// The data field a lock record names its holder in.
+const HOLDER: &str = "session_lock_holder";
+
+impl<S: SessionStore> StoreLock<S> {
+    /// A lock kept in `store`.
+    pub fn new(store: S) -> Self {
+        let name = format!("{} lock", store.name());
+        StoreLock { store, name }
+    }
+
+    /// The store the lock records live in.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+fn lock_key(key: &SessionKey) -> SessionKey {
+    key.derived("session-lock")
+}
+
+#[async_trait]
+impl<S: SessionStore> SessionLock for StoreLock<S> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn try_acquire(&self, key: &SessionKey, lease: Duration) -> Result<Option<LockLease>> {
+        let holder = SessionToken::try_generate()
+            .map_err(|e| {
+                Error::new(ErrorKind::Backend, Operation::Other)
+                    .with_context("cannot generate a lock holder id")
+                    .with_source(e)
+            })?
+            .as_str()
+            .to_owned();
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut record = Record::new(lock_key(key), now.checked_add_signed(lease).unwrap_or(now));
+        record.data.insert(HOLDER.to_owned(), holder.clone().into());
+        match self.store.create(&record).await {
+            Ok(()) => Ok(Some(LockLease::new(holder))),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release(&self, key: &SessionKey, lease: &LockLease) -> Result<()> {
+        let Some(mut record) = self.store.load(&lock_key(key)).await? else {
+            return Ok(());
+        };
+        if record.data.get(HOLDER).and_then(|v| v.as_str()) != Some(lease.holder()) {
+            return Ok(());
+        }
+        record.expires_at = Utc::now();
+        match self.store.save(&record).await {
+            Ok(_) => Ok(()),
+            // Taken over or expired meanwhile: not ours to release any more.
+            Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A lock a request holds; released by [`HeldLock::release`], or in the background if the
+/// request is dropped first.
+pub(crate) struct HeldLock {
+    lock: Arc<dyn SessionLock>,
+    key: SessionKey,
+    lease: Option<LockLease>,
+}
+
+impl HeldLock {
+    pub(crate) fn new(lock: Arc<dyn SessionLock>, key: SessionKey, lease: LockLease) -> Self {
+        HeldLock {
+            lock,
+            key,
+            lease: Some(lease),
+        }
+    }
+
+    /// Gives the lock up; a failure is logged (the lease still ends it).
+    pub(crate) async fn release(mut self) {
+        if let Some(lease) = self.lease.take() {
+            release_logged(&*self.lock, &self.key, &lease).await;
+        }
+    }
+}
+
+async fn release_logged(lock: &dyn SessionLock, key: &SessionKey, lease: &LockLease) {
+    if let Err(err) = lock.release(key, lease).await {
+        tracing::warn!(lock = lock.name(), error = %err, "could not release a session lock; it ends with its lease");
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        let (lock, key) = (self.lock.clone(), self.key.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { release_logged(&*lock, &key, &lease).await });
+            }
+            Err(_) => tracing::warn!(
+                lock = lock.name(),
+                "a session lock was dropped outside a runtime; it ends with its lease"
+            ),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The in-process queue per session: requests of one session run their session work one after
+//! another, and a waiting request starts from what the previous one committed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OwnedMutexGuard;
+
+use crate::error::{Error, Operation, Result};
+use crate::id::SessionKey;
+use crate::lock::SessionLock;
+use crate::record::Record;
+
+/// Independent maps, so requests of different sessions rarely meet on one mutex.
+const SHARDS: usize = 64;
+
+/// Serialises the requests of each session inside one process.
+///
+/// A [`Session`](crate::Session) made with [`Session::queued`](crate::Session::queued) takes
+/// its session's place in this queue when the handler first touches it, and gives it up after
+/// its commit. So a handler may read a value and write it back (`get`, then `insert`) without
+/// another request of the same session slipping in between: nothing is lost, whatever the
+/// handler does with what it read.
+///
+/// - Only requests of the same session wait for each other; there is no global lock, and a
+///   session without concurrent requests costs one short map insert and remove.
+/// - A request that never touches its session never waits.
+/// - Requests of a session run in the order they first touched it (the queue is fair).
+/// - The wait is bounded by [`SessionConfig::wait_timeout`](crate::SessionConfig::wait_timeout);
+///   past it the request fails with a temporary [`ErrorKind::Busy`](crate::ErrorKind::Busy).
+/// - A request that waited starts from the record the previous request committed, without
+///   loading it again (see
+///   [`SessionConfig::handoff_max_age`](crate::SessionConfig::handoff_max_age)).
+///
+/// Across processes the queue cannot reach; there the store's version check holds, and
+/// [`SessionQueue::with_lock`] adds a distributed lock for strict serialisation.
+///
+/// The tower layer keeps one queue per layer; code that builds sessions itself shares one
+/// queue among all sessions of one store.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use session_core::{MemoryStore, Session, SessionConfig, SessionQueue};
+///
+/// let store = Arc::new(MemoryStore::new());
+/// let config = Arc::new(SessionConfig::default());
+/// let queue = SessionQueue::new();
+///
+/// let first = Session::queued(store.clone(), config.clone(), &queue, None);
+/// first.insert("n", 1).await?;
+/// let token = first.finish().await?.cookie.token().unwrap().as_str().to_owned();
+///
+/// // Two requests of that session at once: each reads n and writes n + 1.
+/// let bump = |token: String| {
+///     let (store, config, queue) = (store.clone(), config.clone(), queue.clone());
+///     async move {
+///         let session = Session::queued(store, config, &queue, Some(&token));
+///         let n: i64 = session.get("n").await?.unwrap_or(0);
+///         session.insert("n", n + 1).await?;
+///         session.finish().await
+///     }
+/// };
+/// let (a, b) = tokio::join!(bump(token.clone()), bump(token.clone()));
+/// a?;
+/// b?;
+///
+/// let last = Session::queued(store, config, &queue, Some(&token));
+/// assert_eq!(last.get::<i64>("n").await?, Some(3));
+/// # Ok::<(), session_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Default)]
+pub struct SessionQueue {
+    inner: Arc<QueueInner>,
+}
+
+struct QueueInner {
+    shards: [Mutex<HashMap<SessionKey, Arc<Slot>>>; SHARDS],
+    hasher: std::hash::RandomState,
+    lock: Option<Arc<dyn SessionLock>>,
+}
+
+impl Default for QueueInner {
+    fn default() -> Self {
+        QueueInner {
+            shards: std::array::from_fn(|_| Mutex::default()),
+            hasher: std::hash::RandomState::new(),
+            lock: None,
+        }
+    }
+}
+
+/// One session's place in the queue: whoever holds `turn` runs; the value is what the last
+/// holder committed, for the next one.
+#[derive(Default)]
+pub(crate) struct Slot {
+    turn: Arc<tokio::sync::Mutex<Option<Handoff>>>,
+}
+
+/// What a request that held the session leaves for the next one in the queue.
+#[derive(Clone)]
+pub(crate) struct Handoff {
+    /// The committed record, or `None` when the request ended the session.
+    pub(crate) record: Option<Record>,
+    /// When the store last confirmed this state (a load, or a successful write).
+    pub(crate) confirmed: Instant,
+}
+
+impl SessionQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        SessionQueue::default()
+    }
+
+    /// The same queue, also holding `lock` for a session while a request works on it, so that
+    /// requests of one session in different processes run one after another too.
+    ///
+    /// The lock is taken after the in-process turn (so one process holds it once per session at
+    /// a time) and given up after the commit. Its wait counts against
+    /// [`SessionConfig::wait_timeout`](crate::SessionConfig::wait_timeout); its lease is
+    /// [`SessionConfig::lock_lease`](crate::SessionConfig::lock_lease). The store's version check
+    /// stays on, so a holder whose lease ran out still cannot overwrite a newer write.
+    pub fn with_lock(lock: Arc<dyn SessionLock>) -> Self {
+        SessionQueue {
+            inner: Arc::new(QueueInner {
+                lock: Some(lock),
+                ..QueueInner::default()
+            }),
+        }
+    }
+
+    /// The distributed lock this queue takes, if any.
+    pub fn lock(&self) -> Option<&Arc<dyn SessionLock>> {
+        self.inner.lock.as_ref()
+    }
+
+    /// How many sessions have a request running or waiting right now.
+    pub fn busy_sessions(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+
+    fn shard(&self, key: &SessionKey) -> &Mutex<HashMap<SessionKey, Arc<Slot>>> {
+        let mut hasher = self.inner.hasher.build_hasher();
+        key.hash(&mut hasher);
+        &self.inner.shards[(hasher.finish() as usize) % SHARDS]
+    }
+
+    /// Waits for `key`'s turn, at most `wait`.
+    pub(crate) async fn enter(&self, key: &SessionKey, wait: Duration) -> Result<Turn> {
+        let slot = {
+            let mut shard = self
+                .shard(key)
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            shard.entry(key.clone()).or_default().clone()
+        };
+        // From here on, dropping `place` (a timeout included) tidies the map.
+        let place = Place {
+            queue: self.clone(),
+            key: key.clone(),
+            slot,
+        };
+        let turn = place.slot.turn.clone();
+        match tokio::time::timeout(wait, turn.lock_owned()).await {
+            Ok(guard) => Ok(Turn {
+                guard: Some(guard),
+                _place: place,
+            }),
+            Err(_) => Err(Error::busy(
+                Operation::Load,
+                format!(
+                    "earlier requests of this session held it for longer than the wait limit ({wait:?})"
+                ),
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for SessionQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionQueue")
+            .field("busy_sessions", &self.busy_sessions())
+            .field("lock", &self.inner.lock)
+            .finish()
+    }
+}
+
+/// A request's place in one session's queue; leaving it removes the session's entry once no
+/// one else holds or waits for it.
+struct Place {
+    queue: SessionQueue,
+    key: SessionKey,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut shard = self
+            .queue
+            .shard(&self.key)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The map holds one reference and this place another: no one else is here.
+        if Arc::strong_count(&self.slot) == 2 {
+            shard.remove(&self.key);
+        }
+    }
+}
+
+/// A request's turn on its session: while it lives, no other request of the session (in this
+/// process) runs its session work.
+pub(crate) struct Turn {
+    // Declared first so the turn passes on before the place is tidied.
+    guard: Option<OwnedMutexGuard<Option<Handoff>>>,
+    _place: Place,
+}
+
+impl Turn {
+    /// Takes what the previous holder left, if it is recent enough to use.
+    pub(crate) fn take_handoff(&mut self, max_age: Duration) -> Option<Handoff> {
+        let handoff = self.guard.as_mut()?.take()?;
+        (handoff.confirmed.elapsed() <= max_age).then_some(handoff)
+    }
+
+    /// Leaves `handoff` for the next holder (or nothing, so it loads afresh).
+    pub(crate) fn leave(&mut self, handoff: Option<Handoff>) {
+        if let Some(guard) = self.guard.as_mut() {
+            **guard = handoff;
+        }
+    }
+}
