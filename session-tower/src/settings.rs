@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cookie::SameSite;
-use session_core::{Error, OnLoadError, SessionConfig, SessionStore};
+use session_core::{Error, OnLoadError, SessionConfig, SessionStore, StoreLock};
 
 use crate::cookie::CookieConfig;
 use crate::layer::{CommitOn, SessionLayer};
@@ -67,6 +67,9 @@ const KEYS: &[(&str, &str)] = &[
     ("host_prefix", "SESSION_HOST_PREFIX"),
     ("commit_on", "SESSION_COMMIT_ON"),
     ("on_load_error", "SESSION_ON_LOAD_ERROR"),
+    ("retry_budget", "SESSION_RETRY_BUDGET"),
+    ("wait_timeout", "SESSION_WAIT_TIMEOUT"),
+    ("lock", "SESSION_LOCK"),
     ("files_path", "SESSION_FILES_PATH"),
     ("redis_url", "SESSION_REDIS_URL"),
     ("database_url", "SESSION_DATABASE_URL"),
@@ -95,6 +98,9 @@ const KEYS: &[(&str, &str)] = &[
 /// | `host_prefix` | `SESSION_HOST_PREFIX` | `true` / `false` | `false` |
 /// | `commit_on` | `SESSION_COMMIT_ON` | `always`, `not_server_error`, `success` | `not_server_error` |
 /// | `on_load_error` | `SESSION_ON_LOAD_ERROR` | `fail` (a 5xx) or `start_fresh` (an empty session) | `fail` |
+/// | `retry_budget` | `SESSION_RETRY_BUDGET` | how long a commit retries after conflicts with other processes, as `lifetime` | `2s` |
+/// | `wait_timeout` | `SESSION_WAIT_TIMEOUT` | how long a request waits for earlier requests of its session, as `lifetime` | `10s` |
+/// | `lock` | `SESSION_LOCK` | `true`: requests of a session also wait for each other across processes (a lock kept in the store) | `false` |
 /// | `files_path` | `SESSION_FILES_PATH` | directory | `storage/sessions` |
 /// | `redis_url` | `SESSION_REDIS_URL` | URL | none |
 /// | `database_url` | `SESSION_DATABASE_URL` | URL | none |
@@ -148,6 +154,13 @@ pub struct Settings {
     pub commit_on: CommitOn,
     /// What a failed load does.
     pub on_load_error: OnLoadError,
+    /// How long a commit retries after version conflicts with other processes.
+    pub retry_budget: Duration,
+    /// How long a request waits for the earlier requests of its session.
+    pub wait_timeout: Duration,
+    /// Whether requests of a session wait for each other across processes too, through a
+    /// lock kept in the store ([`session_core::StoreLock`]).
+    pub lock: bool,
     /// Directory of the file driver.
     pub files_path: PathBuf,
     /// Redis URL.
@@ -179,6 +192,9 @@ impl Default for Settings {
             host_prefix: cookie.host_prefix,
             commit_on: CommitOn::default(),
             on_load_error: session.on_load_error,
+            retry_budget: session.retry_budget,
+            wait_timeout: session.wait_timeout,
+            lock: false,
             files_path: PathBuf::from("storage/sessions"),
             redis_url: None,
             database_url: None,
@@ -309,6 +325,9 @@ impl Settings {
                     _ => return Err("expected fail or start_fresh".into()),
                 }
             }
+            "retry_budget" => self.retry_budget = parse_duration_allow_zero(text)?,
+            "wait_timeout" => self.wait_timeout = parse_duration(text)?,
+            "lock" => self.lock = parse_bool(text)?,
             "files_path" => self.files_path = PathBuf::from(text),
             "redis_url" => self.redis_url = optional(text),
             "database_url" => self.database_url = optional(text),
@@ -326,6 +345,8 @@ impl Settings {
             .with_absolute_timeout(self.absolute_lifetime)
             .with_touch_interval(self.touch_interval)
             .with_on_load_error(self.on_load_error)
+            .with_retry_budget(self.retry_budget)
+            .with_wait_timeout(self.wait_timeout)
     }
 
     /// The cookie settings these describe.
@@ -341,14 +362,20 @@ impl Settings {
             .with_http_only(self.http_only)
     }
 
-    /// A layer over `store` configured by these settings.
+    /// A layer over `store` configured by these settings (taking the store's session lock
+    /// when `lock` is on).
     pub fn layer(&self, store: Arc<dyn SessionStore>) -> Result<SessionLayer, Error> {
-        SessionLayer::from_parts(
-            store,
+        let layer = SessionLayer::from_parts(
+            store.clone(),
             self.session_config(),
             self.cookie_config(),
             self.commit_on,
-        )
+        )?;
+        Ok(if self.lock {
+            layer.with_lock(Arc::new(StoreLock::new(store)))
+        } else {
+            layer
+        })
     }
 }
 
@@ -368,16 +395,19 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// A bare number is minutes (as `SESSION_LIFETIME=120` means two hours); a suffix `s`, `m`,
-/// `h` or `d` names the unit.
+/// A bare number is minutes (as `SESSION_LIFETIME=120` means two hours); a suffix `ms`, `s`,
+/// `m`, `h` or `d` names the unit.
 fn parse_duration_allow_zero(text: &str) -> Result<Duration, String> {
-    const HINT: &str = "expected minutes, or a whole number followed by s, m, h or d (\"90s\")";
+    const HINT: &str = "expected minutes, or a whole number followed by ms, s, m, h or d (\"90s\")";
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().map_err(|_| HINT.to_owned())?;
+    if unit.trim() == "ms" {
+        return Ok(Duration::from_millis(n));
+    }
     let secs = match unit.trim() {
         "" | "m" | "min" => n.checked_mul(60),
         "s" => Some(n),
@@ -414,6 +444,24 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
         assert!(parse_duration(&format!("{}d", u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn contention_settings_reach_the_layer() {
+        let file = "retry_budget = \"500ms\"\nlock = true\n";
+        let env = [("SESSION_WAIT_TIMEOUT", "3s")];
+        let s = Settings::from_sources(Some(file), env).unwrap();
+        let config = s.session_config();
+        assert_eq!(config.retry_budget, Duration::from_millis(500));
+        assert_eq!(config.wait_timeout, Duration::from_secs(3));
+        let layer = s.layer(Arc::new(session_core::MemoryStore::new())).unwrap();
+        assert!(layer.queue().lock().is_some(), "lock = true took no lock");
+        let plain = Settings::default()
+            .layer(Arc::new(session_core::MemoryStore::new()))
+            .unwrap();
+        assert!(plain.queue().lock().is_none());
+        assert!(Settings::from_sources(None, [("SESSION_LOCK", "maybe")]).is_err());
+        assert!(Settings::from_sources(None, [("SESSION_WAIT_TIMEOUT", "0")]).is_err());
     }
 
     #[test]

@@ -141,9 +141,12 @@ async fn incr(session: Session) -> Reply {
     Ok(json(session.increment("n", 1).await?))
 }
 
-/// A counter the way most handlers write one: read, add one, write back.
+/// A counter the way most handlers write one: read, add one, write back; in between, a short
+/// wait stands for the work a real handler does (a database query ...), which is when
+/// another request can slip in.
 async fn read_modify_write(session: Session) -> Reply {
     let n: i64 = session.get("n").await?.unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(2)).await;
     session.insert("n", n + 1).await?;
     Ok(json(n + 1))
 }
