@@ -1,0 +1,122 @@
+//! Load benchmarks through the session layer, side by side with tower-sessions.
+//!
+//! ```text
+//! cargo run --release -p session-bench -- one-session --peer
+//! cargo run --release -p session-bench -- one-session --stores redis,postgres --processes 2
+//! ```
+//!
+//! Every app runs in a server process of its own (this binary's `serve`), so the load client
+//! does not share its process and a server's CPU time can be read from the system. Backends
+//! come from the environment or containers, as for the conformance suite
+//! (`SESSION_TEST_REDIS_URL`, `SESSION_TEST_REDIS_IMAGE` ...). The table is printed as
+//! markdown, and written to `--out` when given.
+#![forbid(unsafe_code)]
+
+mod apps;
+mod load;
+mod server;
+mod stores;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Load benchmarks through the session layer, side by side with tower-sessions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Many read-modify-write requests on one session: throughput, latency, failures and lost
+    /// updates per store.
+    OneSession {
+        /// Stores to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "memory,moka,file,sqlite,redis,postgres,mysql,dynamodb")]
+        stores: Vec<String>,
+        /// Requests per run (after the one that starts the session).
+        #[arg(long, default_value_t = 1024)]
+        requests: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 256)]
+        in_flight: usize,
+        /// Server processes sharing the backend; requests go to each in turn.
+        #[arg(long, default_value_t = 1)]
+        processes: usize,
+        /// Also run tower-sessions on the stores it has (memory, moka, redis, postgres).
+        #[arg(long)]
+        peer: bool,
+        /// Runs per app; the apps alternate, and the table shows each run.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+        /// Write the markdown table here too.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Serves one app on a loopback port and prints `listening ADDR` (used by the runs above).
+    Serve {
+        /// `ours` or `peer`.
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        namespace: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve {
+                app,
+                store,
+                url,
+                namespace,
+            } => server::serve(&app, &store, url, &namespace).await,
+            Command::OneSession {
+                stores,
+                requests,
+                in_flight,
+                processes,
+                peer,
+                rounds,
+                out,
+            } => {
+                let plan = server::Plan {
+                    requests,
+                    in_flight,
+                    processes: processes.max(1),
+                    peer,
+                    rounds: rounds.max(1),
+                };
+                let table = server::one_session(&stores, &plan).await?;
+                println!("{table}");
+                if let Some(out) = out {
+                    std::fs::write(&out, &table)
+                        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                }
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("session-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

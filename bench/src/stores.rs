@@ -1,0 +1,142 @@
+//! The backends a run measures: ours by name, and the peer's on the same servers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use session_conformance::provision;
+use session_core::{MemoryStore, MokaStore, SessionStore};
+use session_dynamo::DynamoStore;
+use session_file::FileStore;
+use session_redis::{RedisConfig, RedisStore};
+use session_sql::{MySqlStore, PostgresStore, SqliteStore};
+
+/// Every backend the benchmark knows, in report order.
+pub const ALL: [&str; 8] = [
+    "memory", "moka", "file", "sqlite", "redis", "postgres", "mysql", "dynamodb",
+];
+
+/// Where a backend lives: a server's URL (shared by every process of a run), or a local path.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: String,
+    pub url: Option<String>,
+    /// A name unique to this run: a key prefix, table or directory.
+    pub namespace: String,
+}
+
+/// Keeps provisioned containers running for the whole run.
+pub type Guards = Vec<Arc<provision::Endpoint>>;
+
+/// Finds or starts the server behind `name` (environment URL, else a container).
+pub async fn provision(name: &str, namespace: &str, guards: &mut Guards) -> Result<Backend, String> {
+    let endpoint = match name {
+        "redis" => Some(provision::redis().await),
+        "postgres" => Some(provision::postgres().await),
+        "mysql" => Some(provision::mysql().await),
+        "dynamodb" => Some(provision::dynamodb().await),
+        "memory" | "moka" | "file" | "sqlite" => None,
+        other => return Err(format!("unknown store {other:?}; known: {}", ALL.join(", "))),
+    };
+    let url = match endpoint {
+        Some(Ok(endpoint)) => {
+            let url = endpoint.url.clone();
+            guards.push(endpoint);
+            Some(url)
+        }
+        Some(Err(e)) => return Err(format!("{name}: {e}")),
+        None => None,
+    };
+    Ok(Backend {
+        name: name.to_owned(),
+        url,
+        namespace: namespace.to_owned(),
+    })
+}
+
+fn url(backend: &Backend) -> Result<&str, String> {
+    backend
+        .url
+        .as_deref()
+        .ok_or_else(|| format!("{} needs a server URL", backend.name))
+}
+
+fn local_dir(backend: &Backend) -> PathBuf {
+    std::env::temp_dir().join("session-bench").join(&backend.namespace)
+}
+
+/// Our store on `backend`.
+pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
+    let table = &backend.namespace;
+    let err = |e: session_core::Error| format!("{}: {e}", backend.name);
+    Ok(match backend.name.as_str() {
+        "memory" => Arc::new(MemoryStore::new()),
+        "moka" => Arc::new(MokaStore::new()),
+        "file" => Arc::new(FileStore::new(local_dir(backend).join("ours")).map_err(err)?),
+        "sqlite" => {
+            let dir = local_dir(backend);
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            Arc::new(SqliteStore::open(dir.join("ours.db"), table).await.map_err(err)?)
+        }
+        "redis" => Arc::new(
+            RedisStore::connect(
+                RedisConfig::new(url(backend)?.to_owned()).with_prefix(format!("{table}:")),
+            )
+            .await
+            .map_err(err)?,
+        ),
+        "postgres" => {
+            let store = PostgresStore::connect(url(backend)?, table, 32).await.map_err(err)?;
+            store.migrate().await.map_err(err)?;
+            Arc::new(store)
+        }
+        "mysql" => {
+            let store = MySqlStore::connect(url(backend)?, table, 32).await.map_err(err)?;
+            store.migrate().await.map_err(err)?;
+            Arc::new(store)
+        }
+        "dynamodb" => {
+            let config = aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
+                .endpoint_url(url(backend)?)
+                .build();
+            let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+            // A second process finds the table the first made and leaves it alone.
+            store.create_table().await.map_err(err)?;
+            Arc::new(store)
+        }
+        other => return Err(format!("unknown store {other:?}")),
+    })
+}
+
+/// The peer's store on `backend`, where the peer has one.
+pub async fn peer(backend: &Backend) -> Result<Option<crate::apps::PeerStore>, String> {
+    use crate::apps::PeerStore;
+    let table = backend.namespace.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    Ok(Some(match backend.name.as_str() {
+        "memory" => PeerStore::Memory(tower_sessions::MemoryStore::default()),
+        "moka" => PeerStore::Moka(tower_sessions_moka_store::MokaStore::new(None)),
+        "redis" => {
+            use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+            let config = Config::from_url(url(backend)?).map_err(|e| e.to_string())?;
+            let pool = Pool::new(config, None, None, None, 8).map_err(|e| e.to_string())?;
+            pool.init().await.map_err(|e| e.to_string())?;
+            PeerStore::Redis(tower_sessions_redis_store::RedisStore::new(pool))
+        }
+        "postgres" => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(32)
+                .connect(url(backend)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            let store = tower_sessions_sqlx_store::PostgresStore::new(pool)
+                .with_table_name(format!("peer_{table}"))
+                .map_err(|e| e.to_string())?;
+            store.migrate().await.map_err(|e| e.to_string())?;
+            PeerStore::Postgres(store)
+        }
+        _ => return Ok(None),
+    }))
+}
