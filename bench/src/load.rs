@@ -99,7 +99,11 @@ async fn get(
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).into_owned(), set_cookie))
+    Ok((
+        status,
+        String::from_utf8_lossy(&body).into_owned(),
+        set_cookie,
+    ))
 }
 
 /// `requests` read-modify-write requests on one session, `in_flight` at a time, spread over
@@ -122,8 +126,12 @@ pub async fn one_session(
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..in_flight.min(requests) {
-        let (client, next, cookie, targets) =
-            (client.clone(), next.clone(), cookie.clone(), targets.to_vec());
+        let (client, next, cookie, targets) = (
+            client.clone(),
+            next.clone(),
+            cookie.clone(),
+            targets.to_vec(),
+        );
         workers.push(tokio::spawn(async move {
             let mut figures = Figures::default();
             loop {

@@ -34,7 +34,11 @@ enum Command {
     /// updates per store.
     OneSession {
         /// Stores to measure, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "memory,moka,file,sqlite,redis,postgres,mysql,dynamodb")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "memory,moka,file,sqlite,redis,postgres,mysql,dynamodb"
+        )]
         stores: Vec<String>,
         /// Requests per run (after the one that starts the session).
         #[arg(long, default_value_t = 1024)]
@@ -71,7 +75,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

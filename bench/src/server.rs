@@ -12,7 +12,12 @@ use crate::load::{self, Figures};
 use crate::stores::{self, Backend, Guards};
 
 /// Serves `app` over `store` until killed.
-pub async fn serve(app: &str, store: &str, url: Option<String>, namespace: &str) -> Result<(), String> {
+pub async fn serve(
+    app: &str,
+    store: &str,
+    url: Option<String>,
+    namespace: &str,
+) -> Result<(), String> {
     let backend = Backend {
         name: store.to_owned(),
         url,
@@ -31,7 +36,9 @@ pub async fn serve(app: &str, store: &str, url: Option<String>, namespace: &str)
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("listening {addr}");
-    axum::serve(listener, router).await.map_err(|e| e.to_string())
+    axum::serve(listener, router)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A server process of this binary.
@@ -52,7 +59,9 @@ impl Server {
         if let Some(url) = &backend.url {
             command.args(["--url", url]);
         }
-        let mut child = command.spawn().map_err(|e| format!("cannot start a server: {e}"))?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start a server: {e}"))?;
         let stdout = child.stdout.take().ok_or("the server has no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
@@ -75,7 +84,8 @@ impl Server {
         // stime are the 12th and 13th of them.
         let rest = stat.rsplit_once(')')?.1;
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(Duration::from_micros(ticks * 1_000_000 / clock_ticks()))
     }
 }
@@ -110,7 +120,9 @@ pub async fn one_session(names: &[String], plan: &Plan) -> Result<String, String
         plan.processes,
         if plan.processes == 1 { "" } else { "es" }
     );
-    table.push_str("| store | app | req/s | p50 ms | p99 ms | failed | lost updates | server CPU µs/req |\n");
+    table.push_str(
+        "| store | app | req/s | p50 ms | p99 ms | failed | lost updates | server CPU µs/req |\n",
+    );
     table.push_str("|---|---|---:|---:|---:|---|---:|---:|\n");
     let run = std::process::id();
     let mut guards = Guards::new();
@@ -136,7 +148,11 @@ pub async fn one_session(names: &[String], plan: &Plan) -> Result<String, String
     Ok(table)
 }
 
-async fn measure(app: &str, backend: &Backend, plan: &Plan) -> Result<(Figures, Option<Duration>), String> {
+async fn measure(
+    app: &str,
+    backend: &Backend,
+    plan: &Plan,
+) -> Result<(Figures, Option<Duration>), String> {
     let mut servers = Vec::new();
     for _ in 0..plan.processes {
         servers.push(Server::start(app, backend).await?);
@@ -150,7 +166,11 @@ async fn measure(app: &str, backend: &Backend, plan: &Plan) -> Result<(Figures, 
 }
 
 fn row(store: &str, app: &str, f: &Figures, cpu: Option<Duration>, requests: usize) -> String {
-    let app = if app == "ours" { "ours" } else { "tower-sessions" };
+    let app = if app == "ours" {
+        "ours"
+    } else {
+        "tower-sessions"
+    };
     let cpu = cpu.map_or("-".to_owned(), |c| {
         format!("{:.0}", c.as_micros() as f64 / requests.max(1) as f64)
     });

@@ -29,14 +29,23 @@ pub struct Backend {
 pub type Guards = Vec<Arc<provision::Endpoint>>;
 
 /// Finds or starts the server behind `name` (environment URL, else a container).
-pub async fn provision(name: &str, namespace: &str, guards: &mut Guards) -> Result<Backend, String> {
+pub async fn provision(
+    name: &str,
+    namespace: &str,
+    guards: &mut Guards,
+) -> Result<Backend, String> {
     let endpoint = match name {
         "redis" => Some(provision::redis().await),
         "postgres" => Some(provision::postgres().await),
         "mysql" => Some(provision::mysql().await),
         "dynamodb" => Some(provision::dynamodb().await),
         "memory" | "moka" | "file" | "sqlite" => None,
-        other => return Err(format!("unknown store {other:?}; known: {}", ALL.join(", "))),
+        other => {
+            return Err(format!(
+                "unknown store {other:?}; known: {}",
+                ALL.join(", ")
+            ));
+        }
     };
     let url = match endpoint {
         Some(Ok(endpoint)) => {
@@ -62,7 +71,9 @@ fn url(backend: &Backend) -> Result<&str, String> {
 }
 
 fn local_dir(backend: &Backend) -> PathBuf {
-    std::env::temp_dir().join("session-bench").join(&backend.namespace)
+    std::env::temp_dir()
+        .join("session-bench")
+        .join(&backend.namespace)
 }
 
 /// Our store on `backend`.
@@ -76,7 +87,11 @@ pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
         "sqlite" => {
             let dir = local_dir(backend);
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            Arc::new(SqliteStore::open(dir.join("ours.db"), table).await.map_err(err)?)
+            Arc::new(
+                SqliteStore::open(dir.join("ours.db"), table)
+                    .await
+                    .map_err(err)?,
+            )
         }
         "redis" => Arc::new(
             RedisStore::connect(
@@ -86,12 +101,16 @@ pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
             .map_err(err)?,
         ),
         "postgres" => {
-            let store = PostgresStore::connect(url(backend)?, table, 32).await.map_err(err)?;
+            let store = PostgresStore::connect(url(backend)?, table, 32)
+                .await
+                .map_err(err)?;
             store.migrate().await.map_err(err)?;
             Arc::new(store)
         }
         "mysql" => {
-            let store = MySqlStore::connect(url(backend)?, table, 32).await.map_err(err)?;
+            let store = MySqlStore::connect(url(backend)?, table, 32)
+                .await
+                .map_err(err)?;
             store.migrate().await.map_err(err)?;
             Arc::new(store)
         }
@@ -114,7 +133,9 @@ pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
 /// The peer's store on `backend`, where the peer has one.
 pub async fn peer(backend: &Backend) -> Result<Option<crate::apps::PeerStore>, String> {
     use crate::apps::PeerStore;
-    let table = backend.namespace.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let table = backend
+        .namespace
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
     Ok(Some(match backend.name.as_str() {
         "memory" => PeerStore::Memory(tower_sessions::MemoryStore::default()),
         "moka" => PeerStore::Moka(tower_sessions_moka_store::MokaStore::new(None)),

@@ -12,6 +12,9 @@ pub mod verbs {}
 #[doc = include_str!("../guide/drivers.md")]
 pub mod drivers {}
 
+#[doc = include_str!("../guide/concurrency.md")]
+pub mod concurrency {}
+
 #[doc = include_str!("../guide/caching.md")]
 pub mod caching {}
 
