@@ -18,10 +18,12 @@
 //! [`SessionConfig::retry_budget`](crate::SessionConfig::retry_budget) with a temporary
 //! [`ErrorKind::Busy`].
 
+use std::sync::PoisonError;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use super::pipeline::{Member, flush};
 use super::{Handoff, Session, State};
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::id::SessionToken;
@@ -114,6 +116,14 @@ impl Session {
             return Err(if temporary { err.temporary() } else { err });
         }
         let accessed = state.loaded && !self.is_detached();
+        if let Some(action) = self.commit_in_batch(&mut state).await {
+            let action = action?;
+            let pending = std::mem::take(&mut state.pending_cookie);
+            return Ok(Committed {
+                cookie: pending.then(action),
+                accessed,
+            });
+        }
         let action = match self.commit_locked(&mut state).await {
             Ok(action) => action,
             Err(err) => {
@@ -146,12 +156,154 @@ impl Session {
             (Some((token, record)), Some(confirmed)) if token.key() == incoming => Some(Handoff {
                 record: Some(record.clone()),
                 confirmed,
+                pending: state.base_pending,
             }),
             // Regenerated, invalidated or never live: the presented token names no session.
             (Some(_), _) | (None, _) => Some(Handoff {
                 record: None,
                 confirmed: Instant::now(),
+                pending: None,
             }),
+        }
+    }
+
+    /// Commits through the session's batched saves when other requests of the session are
+    /// being saved, or could be while this one's save is in flight: the turn passes on at
+    /// once, and this request waits for the save that holds its changes. `None` when the commit
+    /// must run under the turn instead (no queue, a lock, regenerate, invalidate, a new
+    /// session, or nothing to write and nothing pending).
+    async fn commit_in_batch(&self, state: &mut State) -> Option<Result<CookieAction>> {
+        let store = self.inner.store.clone()?;
+        let queue = self.inner.queue.as_ref()?;
+        if queue.lock().is_some()
+            || !state.loaded
+            || state.regenerate
+            || state.delete_on_commit.is_some()
+        {
+            return None;
+        }
+        let token = state.base.as_ref()?.0.clone();
+        let turn = state.turn.take()?;
+        let writes = !state.changes.is_empty();
+        let (reply, receiver) = tokio::sync::oneshot::channel();
+        let leader = {
+            let slot = turn.place().slot().clone();
+            let mut saves = slot.saves.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(epoch) = state.base_pending
+                && epoch != saves.epoch
+            {
+                drop(saves);
+                drop(turn.pass(None));
+                return Some(Err(stale_base(&*store)));
+            }
+            let leader = !saves.flushing;
+            if leader && !writes {
+                // Nothing to write, nothing in flight: what this request read is stored.
+                if state.base_pending.take().is_some()
+                    && let (Some(current), Some((_, base))) = (&saves.current, &mut state.base)
+                {
+                    base.version = current.version;
+                }
+                drop(saves);
+                state.turn = Some(turn);
+                return None;
+            }
+            if leader {
+                let base = state.base.as_ref().map(|(_, r)| r.clone());
+                if state.base_pending.is_none() || saves.current.is_none() {
+                    saves.current = base;
+                }
+                saves.flushing = true;
+            }
+            saves.open.push(Member {
+                changes: std::mem::take(&mut state.changes),
+                reads: std::mem::take(&mut state.reads),
+                reply,
+            });
+            (leader, saves.epoch)
+        };
+        let (leader, epoch) = leader;
+        // The next request starts from this one's result, as it will be stored.
+        let handoff = state.view.as_ref().map(|view| Handoff {
+            record: Some(view.clone()),
+            confirmed: Instant::now(),
+            pending: Some(epoch),
+        });
+        let place = turn.pass(handoff);
+        if leader {
+            flush(place, store.clone(), self.inner.config.clone()).await;
+        } else {
+            drop(place);
+        }
+        let limit = self.inner.config.wait_timeout + self.inner.config.retry_budget;
+        let outcome = match tokio::time::timeout(limit, receiver).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(Error::busy(
+                Operation::Save,
+                "the save holding this request's changes was abandoned",
+            )),
+            Err(_) => Err(Error::busy(
+                Operation::Save,
+                format!("the save holding this request's changes did not finish within {limit:?}"),
+            )),
+        };
+        state.regenerate = false;
+        state.base_pending = None;
+        Some(match outcome {
+            Ok(Some(record)) if writes => {
+                let record = Record::clone(&record);
+                state.view = Some(record.clone());
+                state.confirmed = Some(Instant::now());
+                state.stale_cookie = false;
+                let action = CookieAction::Set {
+                    token: token.clone(),
+                    expires_at: record.expires_at,
+                };
+                state.base = Some((token, record));
+                Ok(action)
+            }
+            Ok(Some(_)) => Ok(CookieAction::Unchanged),
+            Ok(None) => {
+                tracing::info!(
+                    store = store.name(),
+                    "session ended by a concurrent request; this request's changes were dropped"
+                );
+                state.view = None;
+                state.base = None;
+                Ok(CookieAction::Remove)
+            }
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Waits until the saves this request's record depends on are stored, and takes the
+    /// stored version; fails when one of them was left out.
+    async fn settle_base(&self, state: &mut State) -> Result<()> {
+        let Some(epoch) = state.base_pending else {
+            return Ok(());
+        };
+        let (Some(turn), Some(store)) = (&state.turn, &self.inner.store) else {
+            return Ok(());
+        };
+        let slot = turn.place().slot().clone();
+        loop {
+            let drained = slot.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            {
+                let saves = slot.saves.lock().unwrap_or_else(PoisonError::into_inner);
+                if !saves.flushing {
+                    if saves.epoch != epoch {
+                        return Err(stale_base(&**store));
+                    }
+                    if let (Some(current), Some((_, base))) = (&saves.current, &mut state.base) {
+                        base.version = current.version;
+                    }
+                    state.base_pending = None;
+                    return Ok(());
+                }
+            }
+            drained.await;
         }
     }
 
@@ -162,6 +314,7 @@ impl Session {
         if !state.loaded {
             return Ok(CookieAction::Unchanged);
         }
+        self.settle_base(state).await?;
         let mut action = CookieAction::Unchanged;
         if let Some(key) = state.delete_on_commit.take() {
             store.delete(&key).await?;
@@ -225,17 +378,8 @@ impl Session {
         Ok(action)
     }
 
-    /// The idle expiry a write at `now` gives `record`, capped by its deadline.
     fn expiry(&self, record: &Record, now: DateTime<Utc>) -> DateTime<Utc> {
-        let idle = chrono::Duration::from_std(self.inner.config.idle_timeout)
-            .unwrap_or(chrono::Duration::MAX);
-        let idle_expiry = now
-            .checked_add_signed(idle)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        match self.deadline(record) {
-            Some(deadline) => idle_expiry.min(deadline),
-            None => idle_expiry,
-        }
+        self.inner.config.expiry(record, now)
     }
 
     fn replay(&self, mut record: Record, changes: &[Change]) -> Record {
@@ -281,7 +425,7 @@ impl Session {
                         Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
                         _ => return Ok(Written::Gone),
                     };
-                    self.check_reads(store, reads, &base, &latest, changes)?;
+                    self.check_reads(store, reads, &latest, changes)?;
                     let elapsed = started.elapsed();
                     if elapsed >= budget {
                         return Err(Error::busy(
@@ -314,14 +458,13 @@ impl Session {
         &self,
         store: &dyn SessionStore,
         reads: &Reads,
-        base: &Record,
         latest: &Record,
         changes: &[Change],
     ) -> Result<()> {
         if !State::writes(changes) {
             return Ok(());
         }
-        match reads.changed_between(base, latest) {
+        match reads.changed_in(latest) {
             None => Ok(()),
             Some(what) => {
                 tracing::info!(
@@ -354,7 +497,7 @@ impl Session {
             Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
             _ => return Ok(Written::Gone),
         };
-        self.check_reads(store, reads, &base, &latest, changes)?;
+        self.check_reads(store, reads, &latest, changes)?;
         let mut next = self.replay(latest, changes);
         next.created_at = base.created_at;
         let written = self.create_with_new_token(store, next).await?;
@@ -432,4 +575,15 @@ impl Session {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The error of a request that started from changes an earlier request of its session could
+/// not store.
+fn stale_base(store: &dyn SessionStore) -> Error {
+    Error::conflict(Operation::Save)
+        .with_store(store.name().to_owned())
+        .with_context(
+            "an earlier request of this session could not store its changes, and this request started from them; it can be retried",
+        )
+        .temporary()
 }

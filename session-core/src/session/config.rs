@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
+use crate::record::Record;
+
 /// What a [`Session`](crate::Session) does on a load error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -127,6 +131,36 @@ impl SessionConfig {
     pub fn with_on_load_error(mut self, policy: OnLoadError) -> Self {
         self.on_load_error = policy;
         self
+    }
+
+    /// The instant `record`'s session ends however active it is, if any: its own deadline or
+    /// the configured absolute timeout, whichever comes first.
+    pub(crate) fn deadline(&self, record: &Record) -> Option<DateTime<Utc>> {
+        let configured = self
+            .absolute_timeout
+            .and_then(|t| chrono::Duration::from_std(t).ok())
+            .map(|t| record.created_at + t);
+        match (record.deadline, configured) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether `record`'s session is past its deadline at `now`.
+    pub(crate) fn past_deadline(&self, record: &Record, now: DateTime<Utc>) -> bool {
+        self.deadline(record).is_some_and(|d| d <= now)
+    }
+
+    /// The idle expiry a write at `now` gives `record`, capped by its deadline.
+    pub(crate) fn expiry(&self, record: &Record, now: DateTime<Utc>) -> DateTime<Utc> {
+        let idle = chrono::Duration::from_std(self.idle_timeout).unwrap_or(chrono::Duration::MAX);
+        let idle_expiry = now
+            .checked_add_signed(idle)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        match self.deadline(record) {
+            Some(deadline) => idle_expiry.min(deadline),
+            None => idle_expiry,
+        }
     }
 
     /// Whether a form field may be flashed back as old input.

@@ -25,6 +25,7 @@ mod change;
 mod commit;
 mod config;
 mod form;
+mod pipeline;
 mod queue;
 mod reads;
 
@@ -131,6 +132,8 @@ struct State {
     confirmed: Option<Instant>,
     /// This request's turn in the in-process queue, held until the commit.
     turn: Option<Turn>,
+    /// `Some(epoch)` when `base` came from a request whose changes are still being saved.
+    base_pending: Option<u64>,
     /// The distributed lock held for this request, if the queue takes one.
     lock: Option<HeldLock>,
 }
@@ -256,7 +259,7 @@ impl Session {
     /// All data (flash messages excluded).
     pub async fn all(&self) -> Result<Data> {
         let mut state = self.loaded().await?;
-        state.reads.all = true;
+        state.note_read_all();
         Ok(state
             .view
             .as_ref()
@@ -333,7 +336,7 @@ impl Session {
     /// The user this session belongs to, as set by [`Session::set_owner`].
     pub async fn owner(&self) -> Result<Option<String>> {
         let mut state = self.loaded().await?;
-        state.reads.owner = true;
+        state.note_read_owner();
         Ok(state.view.as_ref().and_then(|r| r.owner.clone()))
     }
 
@@ -492,6 +495,7 @@ impl Session {
         let loaded = match handoff {
             Some(handoff) => {
                 state.confirmed = Some(handoff.confirmed);
+                state.base_pending = handoff.pending;
                 Ok(handoff.record.filter(|r| !r.is_expired_at(Utc::now())))
             }
             None => {
@@ -566,8 +570,8 @@ impl Session {
         if let Some(held) = state.lock.take() {
             held.release().await;
         }
-        if let Some(mut turn) = state.turn.take() {
-            turn.leave(handoff);
+        if let Some(turn) = state.turn.take() {
+            drop(turn.pass(handoff));
         }
     }
 
@@ -588,22 +592,8 @@ impl Session {
         state.changes.push(change);
     }
 
-    /// The instant the session ends however active it is, if any.
-    fn deadline(&self, record: &Record) -> Option<DateTime<Utc>> {
-        let configured = self
-            .inner
-            .config
-            .absolute_timeout
-            .and_then(|t| chrono::Duration::from_std(t).ok())
-            .map(|t| record.created_at + t);
-        match (record.deadline, configured) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     fn past_deadline(&self, record: &Record, now: DateTime<Utc>) -> bool {
-        self.deadline(record).is_some_and(|d| d <= now)
+        self.inner.config.past_deadline(record, now)
     }
 }
 

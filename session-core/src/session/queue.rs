@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedMutexGuard;
 
+use super::pipeline::Saves;
 use crate::error::{Error, Operation, Result};
 use crate::id::SessionKey;
 use crate::lock::SessionLock;
@@ -95,19 +96,26 @@ impl Default for QueueInner {
 }
 
 /// One session's place in the queue: whoever holds `turn` runs; the value is what the last
-/// holder committed, for the next one.
+/// holder left for the next one. `saves` holds the changes of requests that have passed their
+/// turn on and wait for them to be stored together (see [`super::pipeline`]).
 #[derive(Default)]
 pub(crate) struct Slot {
     turn: Arc<tokio::sync::Mutex<Option<Handoff>>>,
+    pub(crate) saves: Mutex<Saves>,
+    /// Woken when the saves in flight are all done.
+    pub(crate) drained: tokio::sync::Notify,
 }
 
 /// What a request that held the session leaves for the next one in the queue.
 #[derive(Clone)]
 pub(crate) struct Handoff {
-    /// The committed record, or `None` when the request ended the session.
+    /// The record as the request left it, or `None` when the request ended the session.
     pub(crate) record: Option<Record>,
     /// When the store last confirmed this state (a load, or a successful write).
     pub(crate) confirmed: Instant,
+    /// `Some(epoch)` when the record holds changes still being saved: it is valid while no
+    /// save of the slot has failed since (the slot's epoch is unchanged).
+    pub(crate) pending: Option<u64>,
 }
 
 impl SessionQueue {
@@ -172,7 +180,7 @@ impl SessionQueue {
         match tokio::time::timeout(wait, turn.lock_owned()).await {
             Ok(guard) => Ok(Turn {
                 guard: Some(guard),
-                _place: place,
+                place,
             }),
             Err(_) => Err(Error::busy(
                 Operation::Load,
@@ -194,11 +202,37 @@ impl fmt::Debug for SessionQueue {
 }
 
 /// A request's place in one session's queue; leaving it removes the session's entry once no
-/// one else holds or waits for it.
-struct Place {
+/// one else holds or waits for it (or saves for it).
+pub(crate) struct Place {
     queue: SessionQueue,
     key: SessionKey,
     slot: Arc<Slot>,
+}
+
+impl Place {
+    /// The session's slot.
+    pub(crate) fn slot(&self) -> &Arc<Slot> {
+        &self.slot
+    }
+
+    /// Another place in the same slot, keeping it alive (for a save that outlives its turn).
+    pub(crate) fn another(&self) -> Place {
+        let _shard = self
+            .queue
+            .shard(&self.key)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Place {
+            queue: self.queue.clone(),
+            key: self.key.clone(),
+            slot: self.slot.clone(),
+        }
+    }
+
+    /// The session's key.
+    pub(crate) fn key(&self) -> &SessionKey {
+        &self.key
+    }
 }
 
 impl Drop for Place {
@@ -220,20 +254,44 @@ impl Drop for Place {
 pub(crate) struct Turn {
     // Declared first so the turn passes on before the place is tidied.
     guard: Option<OwnedMutexGuard<Option<Handoff>>>,
-    _place: Place,
+    place: Place,
 }
 
 impl Turn {
-    /// Takes what the previous holder left, if it is recent enough to use.
+    /// Takes what the previous holder left, if it is recent enough to use and no save it
+    /// depends on has failed.
     pub(crate) fn take_handoff(&mut self, max_age: Duration) -> Option<Handoff> {
         let handoff = self.guard.as_mut()?.take()?;
-        (handoff.confirmed.elapsed() <= max_age).then_some(handoff)
+        if let Some(epoch) = handoff.pending
+            && epoch != self.epoch()
+        {
+            return None;
+        }
+        (handoff.pending.is_some() || handoff.confirmed.elapsed() <= max_age).then_some(handoff)
     }
 
-    /// Leaves `handoff` for the next holder (or nothing, so it loads afresh).
-    pub(crate) fn leave(&mut self, handoff: Option<Handoff>) {
-        if let Some(guard) = self.guard.as_mut() {
-            **guard = handoff;
+    /// The slot's save epoch now.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.place
+            .slot
+            .saves
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .epoch
+    }
+
+    /// Leaves `handoff` for the next holder (or nothing, so it loads afresh) and passes the
+    /// turn on; the returned place keeps the session's slot alive while this request waits
+    /// for its save.
+    pub(crate) fn pass(mut self, handoff: Option<Handoff>) -> Place {
+        if let Some(mut guard) = self.guard.take() {
+            *guard = handoff;
         }
+        self.place.another()
+    }
+
+    /// The place this turn holds.
+    pub(crate) fn place(&self) -> &Place {
+        &self.place
     }
 }
