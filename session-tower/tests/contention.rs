@@ -9,7 +9,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, Response, StatusCode, header};
 use axum::routing::get;
-use session_core::{MemoryStore, Session, SessionConfig};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use session_core::chrono::{DateTime, Utc};
+use session_core::{
+    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, Session,
+    SessionConfig, SessionKey, SessionStore, async_trait,
+};
 use session_tower::{CommitOn, CookieConfig, SessionLayer};
 use tokio::sync::Notify;
 use tower::ServiceExt;
@@ -21,8 +27,17 @@ struct Gate {
 }
 
 fn app(config: SessionConfig, commit_on: CommitOn, gate: Arc<Gate>) -> Router {
+    app_over(Arc::new(MemoryStore::new()), config, commit_on, gate)
+}
+
+fn app_over(
+    store: Arc<dyn SessionStore>,
+    config: SessionConfig,
+    commit_on: CommitOn,
+    gate: Arc<Gate>,
+) -> Router {
     let layer = SessionLayer::from_parts(
-        Arc::new(MemoryStore::new()),
+        store,
         config,
         CookieConfig::default().with_name("id"),
         commit_on,
@@ -160,4 +175,101 @@ async fn many_read_modify_write_requests_on_one_session_lose_nothing_and_all_suc
         (1..=256).collect::<Vec<_>>(),
         "each request saw its own n"
     );
+}
+
+/// A memory store whose saves fail, as a backend that drops out, for the saves numbered in
+/// `failing` (counting from 1).
+#[derive(Debug)]
+struct FailingSaves {
+    inner: MemoryStore,
+    saves: AtomicUsize,
+    failing: std::ops::Range<usize>,
+}
+
+#[async_trait]
+impl SessionStore for FailingSaves {
+    fn name(&self) -> &str {
+        "failing-saves"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+        self.inner.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<()> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &Record) -> Result<u64> {
+        let n = self.saves.fetch_add(1, Ordering::SeqCst) + 1;
+        // Give the requests behind time to queue up for the next save.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        if self.failing.contains(&n) {
+            return Err(Error::new(ErrorKind::Backend, Operation::Save)
+                .with_store("failing-saves")
+                .with_context("backend dropped out")
+                .temporary());
+        }
+        self.inner.save(record).await
+    }
+    async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
+        self.inner.touch(key, expires_at).await
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn sweep(&self) -> Result<u64> {
+        self.inner.sweep().await
+    }
+    async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
+        self.inner.list_by_owner(owner).await
+    }
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
+        self.inner.delete_by_owner(owner).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_save_fails_only_its_requests_and_those_built_on_them_and_loses_nothing() {
+    let store = Arc::new(FailingSaves {
+        inner: MemoryStore::new(),
+        saves: AtomicUsize::new(0),
+        failing: 3..5,
+    });
+    let gate = Arc::new(Gate::default());
+    let app = app_over(store.clone(), SessionConfig::default(), CommitOn::default(), gate);
+    let cookie = cookie_of(&send(&app, "/start", None).await);
+    // Requests arrive in waves, so several saves run, some of them failing.
+    let mut requests = Vec::new();
+    for _ in 0..16 {
+        for _ in 0..8 {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            requests.push(tokio::spawn(async move { send(&app, "/rmw", Some(&cookie)).await }));
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let (mut succeeded, mut refused) = (Vec::new(), 0);
+    for request in requests {
+        let response = request.await.unwrap();
+        match response.status() {
+            StatusCode::OK => succeeded.push(body(response).await.parse::<i64>().unwrap()),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(refused > 0, "the failing saves failed no request");
+    assert!(!succeeded.is_empty(), "no request succeeded around the failing saves");
+    // Every acknowledged value is distinct, and the stored counter is exactly the number of
+    // acknowledged increments: nothing acknowledged was lost, nothing refused was stored.
+    succeeded.sort_unstable();
+    succeeded.dedup();
+    let acknowledged = succeeded.len() as i64;
+    let stored = send(&app, "/rmw", Some(&cookie)).await;
+    assert_eq!(stored.status(), StatusCode::OK);
+    assert_eq!(body(stored).await.parse::<i64>().unwrap(), acknowledged + 1);
+    assert_eq!(succeeded.last().copied(), Some(acknowledged), "{succeeded:?}");
+    assert!(store.saves.load(Ordering::SeqCst) < 128, "the requests were not saved together");
 }
