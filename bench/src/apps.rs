@@ -10,21 +10,24 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use session_core::{Session, SessionConfig, SessionStore};
+use session_core::{Session, SessionConfig, SessionStore, StoreLock};
 use session_tower::{CommitOn, CookieConfig, SessionLayer};
 
 /// The cookie both apps use.
 pub const COOKIE: &str = "id";
 
-/// Our app over `store`.
-pub fn ours(store: Arc<dyn SessionStore>) -> Result<Router, String> {
-    let layer = SessionLayer::from_parts(
-        store,
+/// Our app over `store`, taking the session lock kept in it when `lock` is set.
+pub fn ours(store: Arc<dyn SessionStore>, lock: bool) -> Result<Router, String> {
+    let mut layer = SessionLayer::from_parts(
+        store.clone(),
         SessionConfig::default(),
         CookieConfig::default().with_name(COOKIE).with_secure(false),
         CommitOn::default(),
     )
     .map_err(|e| e.to_string())?;
+    if lock {
+        layer = layer.with_lock(Arc::new(StoreLock::new(store)));
+    }
     Ok(Router::new()
         .route("/none", get(|| async { "none" }))
         .route(

@@ -58,6 +58,9 @@ enum Command {
         /// Write the markdown table here too.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Ours takes the session lock kept in the store (serialises across processes).
+        #[arg(long)]
+        lock: bool,
     },
     /// Serves one app on a loopback port and prints `listening ADDR` (used by the runs above).
     Serve {
@@ -70,6 +73,9 @@ enum Command {
         url: Option<String>,
         #[arg(long)]
         namespace: String,
+        /// Take the session lock kept in the store.
+        #[arg(long)]
+        lock: bool,
     },
 }
 
@@ -92,7 +98,8 @@ fn main() -> ExitCode {
                 store,
                 url,
                 namespace,
-            } => server::serve(&app, &store, url, &namespace).await,
+                lock,
+            } => server::serve(&app, &store, url, &namespace, lock).await,
             Command::OneSession {
                 stores,
                 requests,
@@ -101,6 +108,7 @@ fn main() -> ExitCode {
                 peer,
                 rounds,
                 out,
+                lock,
             } => {
                 let plan = server::Plan {
                     requests,
@@ -108,6 +116,7 @@ fn main() -> ExitCode {
                     processes: processes.max(1),
                     peer,
                     rounds: rounds.max(1),
+                    lock,
                 };
                 let table = server::one_session(&stores, &plan).await?;
                 println!("{table}");

@@ -17,6 +17,7 @@ pub async fn serve(
     store: &str,
     url: Option<String>,
     namespace: &str,
+    lock: bool,
 ) -> Result<(), String> {
     let backend = Backend {
         name: store.to_owned(),
@@ -24,7 +25,7 @@ pub async fn serve(
         namespace: namespace.to_owned(),
     };
     let router = match app {
-        "ours" => crate::apps::ours(stores::ours(&backend).await?)?,
+        "ours" => crate::apps::ours(stores::ours(&backend).await?, lock)?,
         "peer" => match stores::peer(&backend).await? {
             Some(store) => crate::apps::peer(store),
             None => return Err(format!("the peer has no {store} store here")),
@@ -48,7 +49,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(app: &str, backend: &Backend) -> Result<Server, String> {
+    async fn start(app: &str, backend: &Backend, lock: bool) -> Result<Server, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut command = Command::new(exe);
         command
@@ -58,6 +59,9 @@ impl Server {
             .kill_on_drop(true);
         if let Some(url) = &backend.url {
             command.args(["--url", url]);
+        }
+        if lock {
+            command.arg("--lock");
         }
         let mut child = command
             .spawn()
@@ -107,6 +111,7 @@ pub struct Plan {
     pub processes: usize,
     pub peer: bool,
     pub rounds: usize,
+    pub lock: bool,
 }
 
 /// The one-session runs for every store in `names`, as a markdown table.
@@ -114,11 +119,16 @@ pub async fn one_session(names: &[String], plan: &Plan) -> Result<String, String
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "One session, {} read-modify-write requests, {} in flight, {} server process{}.\n",
+        "One session, {} read-modify-write requests, {} in flight, {} server process{}{}.\n",
         plan.requests,
         plan.in_flight,
         plan.processes,
-        if plan.processes == 1 { "" } else { "es" }
+        if plan.processes == 1 { "" } else { "es" },
+        if plan.lock {
+            ", ours with the session lock"
+        } else {
+            ""
+        }
     );
     table.push_str(
         "| store | app | req/s | p50 ms | p99 ms | failed | lost updates | server CPU µs/req |\n",
@@ -155,7 +165,7 @@ async fn measure(
 ) -> Result<(Figures, Option<Duration>), String> {
     let mut servers = Vec::new();
     for _ in 0..plan.processes {
-        servers.push(Server::start(app, backend).await?);
+        servers.push(Server::start(app, backend, plan.lock && app == "ours").await?);
     }
     let targets: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
     let before: Option<Duration> = servers.iter().map(Server::cpu).sum();

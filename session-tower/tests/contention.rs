@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
-    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, Session,
-    SessionConfig, SessionKey, SessionStore, async_trait,
+    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, Session, SessionConfig,
+    SessionKey, SessionStore, async_trait,
 };
 use session_tower::{CommitOn, CookieConfig, SessionLayer};
 use tokio::sync::Notify;
@@ -237,14 +237,21 @@ async fn a_failed_save_fails_only_its_requests_and_those_built_on_them_and_loses
         failing: 3..5,
     });
     let gate = Arc::new(Gate::default());
-    let app = app_over(store.clone(), SessionConfig::default(), CommitOn::default(), gate);
+    let app = app_over(
+        store.clone(),
+        SessionConfig::default(),
+        CommitOn::default(),
+        gate,
+    );
     let cookie = cookie_of(&send(&app, "/start", None).await);
     // Requests arrive in waves, so several saves run, some of them failing.
     let mut requests = Vec::new();
     for _ in 0..16 {
         for _ in 0..8 {
             let (app, cookie) = (app.clone(), cookie.clone());
-            requests.push(tokio::spawn(async move { send(&app, "/rmw", Some(&cookie)).await }));
+            requests.push(tokio::spawn(async move {
+                send(&app, "/rmw", Some(&cookie)).await
+            }));
         }
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
@@ -261,7 +268,10 @@ async fn a_failed_save_fails_only_its_requests_and_those_built_on_them_and_loses
         }
     }
     assert!(refused > 0, "the failing saves failed no request");
-    assert!(!succeeded.is_empty(), "no request succeeded around the failing saves");
+    assert!(
+        !succeeded.is_empty(),
+        "no request succeeded around the failing saves"
+    );
     // Every acknowledged value is distinct, and the stored counter is exactly the number of
     // acknowledged increments: nothing acknowledged was lost, nothing refused was stored.
     succeeded.sort_unstable();
@@ -270,6 +280,13 @@ async fn a_failed_save_fails_only_its_requests_and_those_built_on_them_and_loses
     let stored = send(&app, "/rmw", Some(&cookie)).await;
     assert_eq!(stored.status(), StatusCode::OK);
     assert_eq!(body(stored).await.parse::<i64>().unwrap(), acknowledged + 1);
-    assert_eq!(succeeded.last().copied(), Some(acknowledged), "{succeeded:?}");
-    assert!(store.saves.load(Ordering::SeqCst) < 128, "the requests were not saved together");
+    assert_eq!(
+        succeeded.last().copied(),
+        Some(acknowledged),
+        "{succeeded:?}"
+    );
+    assert!(
+        store.saves.load(Ordering::SeqCst) < 128,
+        "the requests were not saved together"
+    );
 }

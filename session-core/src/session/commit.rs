@@ -142,10 +142,17 @@ impl Session {
 
     /// Ends the request's turn in the session's queue without committing, for middleware that
     /// decided not to write the session (see [`Session::queued`]). Changes not yet committed
-    /// are dropped; the next request of the session loads what the store holds.
+    /// are dropped; the next request of the session starts from the record this one started
+    /// from.
     pub async fn release(&self) {
         let mut state = self.inner.state.lock().await;
-        self.end_turn(&mut state, None).await;
+        // An uncommitted logout changed nothing stored, but left no record to hand on.
+        let handoff = if state.delete_on_commit.is_some() {
+            None
+        } else {
+            self.handoff(&state)
+        };
+        self.end_turn(&mut state, handoff).await;
     }
 
     /// What the next request of this session may start from: the record as this request left
