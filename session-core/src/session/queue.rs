@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -156,9 +156,7 @@ impl SessionQueue {
     }
 
     fn shard(&self, key: &SessionKey) -> &Mutex<HashMap<SessionKey, Arc<Slot>>> {
-        let mut hasher = self.inner.hasher.build_hasher();
-        key.hash(&mut hasher);
-        &self.inner.shards[(hasher.finish() as usize) % SHARDS]
+        &self.inner.shards[(self.inner.hasher.hash_one(key) as usize) % SHARDS]
     }
 
     /// Waits for `key`'s turn, at most `wait`.
