@@ -231,6 +231,11 @@ async fn a_session_too_large_for_a_cookie_is_an_error_not_a_dropped_cookie() {
     let store = store();
     let reply = call(&app(store.clone()), "/big", None).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        reply.body.starts_with("session too large"),
+        "the answer does not say the session is too large: {}",
+        reply.body
+    );
     assert!(reply.set_cookie.is_none());
 
     let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(1));

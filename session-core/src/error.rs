@@ -234,6 +234,69 @@ impl Error {
         self.inner.context.as_deref()
     }
 
+    /// How a web layer answers this error, as an HTTP status code and a short public message
+    /// (naming no internals), so every layer answers each kind the same way:
+    ///
+    /// | what | status | message |
+    /// |---|---|---|
+    /// | contention: [`ErrorKind::Busy`], [`ErrorKind::Conflict`] | 503 (retry) | session busy |
+    /// | [`ErrorKind::TooLarge`]: the application stored more than the store takes | 500 | session too large |
+    /// | any other temporary error: the store is down or slow | 503 (retry) | storage unavailable |
+    /// | any other permanent error | 500 | session error |
+    ///
+    /// Answers with 503 carry `Retry-After`.
+    ///
+    /// ```
+    /// use session_core::{Error, ErrorKind, Operation};
+    ///
+    /// let busy = Error::busy(Operation::Load, "queue wait");
+    /// assert_eq!(busy.response().0, 503);
+    /// let big = Error::new(ErrorKind::TooLarge, Operation::Save);
+    /// assert_eq!(big.response().0, 500);
+    /// ```
+    pub fn response(&self) -> (u16, &'static str) {
+        match self.kind() {
+            ErrorKind::Busy | ErrorKind::Conflict => (
+                503,
+                "session busy: other requests of this session are changing it; try again",
+            ),
+            ErrorKind::TooLarge => (
+                500,
+                "session too large: the application stored more than the session storage takes",
+            ),
+            _ if self.is_temporary() => (503, "session storage is unavailable; try again"),
+            _ => (500, "session error"),
+        }
+    }
+
+    /// Logs this error with `tracing` as a web layer does when it answers with
+    /// [`Error::response`]: contention as a warning, anything else as an error with its cause,
+    /// each with a line saying what it means.
+    pub fn report(&self) {
+        let source = StdError::source(self);
+        match self.kind() {
+            ErrorKind::Busy | ErrorKind::Conflict => tracing::warn!(
+                store = self.store(),
+                error = %self,
+                "session contended; answering 503 so the client retries"
+            ),
+            ErrorKind::TooLarge => tracing::error!(
+                store = self.store(),
+                error = %self,
+                "the session is too large for its storage: the application stores too much in it"
+            ),
+            _ if self.is_temporary() => tracing::error!(
+                store = self.store(),
+                error = %self,
+                source = ?source,
+                "session storage unavailable; answering 503"
+            ),
+            _ => {
+                tracing::error!(store = self.store(), error = %self, source = ?source, "session error")
+            }
+        }
+    }
+
     /// True for [`ErrorKind::NotFound`].
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound

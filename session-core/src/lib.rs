@@ -58,10 +58,13 @@ pub use lock::{LockLease, SessionLock, StoreLock};
 pub use memory::MemoryStore;
 #[cfg(feature = "moka")]
 pub use moka::{MokaStore, MokaStoreBuilder};
-pub use record::{Data, Record, Value};
+pub use record::{Data, Lifetime, Record, Value};
 #[cfg(feature = "axum")]
 pub use session::MissingSessionLayer;
-pub use session::{Committed, CookieAction, OnLoadError, Session, SessionConfig, SessionQueue};
+pub use session::{
+    CSRF_KEY, Committed, CookieAction, OnLoadError, Session, SessionConfig, SessionQueue,
+    SessionStats,
+};
 pub use store::{Capabilities, SessionStore};
 
 /// Re-exported so stores and users name the same time and trait-macro crates.

@@ -61,6 +61,23 @@ pub struct Record {
     /// The stored version this record was loaded at; saves are conditional on it.
     #[serde(default)]
     pub version: u64,
+    /// The lifetime a handler chose for this session ("remember me"), if any; otherwise the
+    /// configured one applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<Lifetime>,
+}
+
+/// How long a session lasts, when a handler chooses it for one session rather than leaving it
+/// to the settings ([`Session::set_lifetime`](crate::Session::set_lifetime)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Lifetime {
+    /// Ends after this long without a request ("remember me for 30 days"); the cookie lasts as
+    /// long, whatever the cookie settings say about closing the browser.
+    Idle(std::time::Duration),
+    /// Ends when the browser closes: the cookie carries no `Max-Age`. The server still ends it
+    /// after the configured idle timeout.
+    BrowserSession,
 }
 
 impl Record {
@@ -75,6 +92,7 @@ impl Record {
             deadline: None,
             owner: None,
             version: 0,
+            lifetime: None,
         }
     }
 

@@ -4,7 +4,7 @@ use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::{COOKIE, HeaderValue};
 use session_core::chrono::{DateTime, Utc};
-use session_core::{CookieAction, Error};
+use session_core::{CookieAction, Error, Lifetime};
 
 /// How the session cookie is named and scoped.
 ///
@@ -162,9 +162,11 @@ impl CookieConfig {
     /// token), if it needs one.
     pub fn header(&self, full_name: &str, action: &CookieAction) -> Option<HeaderValue> {
         match action {
-            CookieAction::Set { token, expires_at } => {
-                self.set_header(full_name, token.as_str(), *expires_at)
-            }
+            CookieAction::Set {
+                token,
+                expires_at,
+                lifetime,
+            } => self.set_header_for(full_name, token.as_str(), *expires_at, *lifetime),
             CookieAction::Remove => self.removal_header(full_name),
             _ => None,
         }
@@ -178,8 +180,27 @@ impl CookieConfig {
         value: &str,
         expires_at: DateTime<Utc>,
     ) -> Option<HeaderValue> {
+        self.set_header_for(full_name, value, expires_at, None)
+    }
+
+    /// As [`CookieConfig::set_header`], for a session that chose its own `lifetime`
+    /// ([`Session::set_lifetime`](session_core::Session::set_lifetime)): a browser-session
+    /// lifetime sends no `Max-Age`, an idle lifetime always sends one, and no choice follows
+    /// [`CookieConfig::expire_on_close`].
+    pub fn set_header_for(
+        &self,
+        full_name: &str,
+        value: &str,
+        expires_at: DateTime<Utc>,
+        lifetime: Option<Lifetime>,
+    ) -> Option<HeaderValue> {
         let mut cookie = Cookie::new(full_name.to_owned(), value.to_owned());
-        if !self.expire_on_close {
+        let persistent = match lifetime {
+            Some(Lifetime::BrowserSession) => false,
+            Some(Lifetime::Idle(_)) => true,
+            _ => !self.expire_on_close,
+        };
+        if persistent {
             // Rounded, so a session written a few milliseconds ago still says its full lifetime.
             let secs = ((expires_at - Utc::now()).num_milliseconds().max(0) + 500) / 1000;
             cookie.set_max_age(cookie::time::Duration::seconds(secs));
@@ -187,10 +208,11 @@ impl CookieConfig {
         self.finish(cookie)
     }
 
-    /// A `Set-Cookie` header removing the cookie.
+    /// A `Set-Cookie` header removing the cookie: `Max-Age=0` and an `Expires` in the past, for
+    /// clients that ignore `Max-Age`.
     pub fn removal_header(&self, full_name: &str) -> Option<HeaderValue> {
         let mut cookie = Cookie::new(full_name.to_owned(), "");
-        cookie.set_max_age(cookie::time::Duration::ZERO);
+        cookie.make_removal();
         self.finish(cookie)
     }
 
@@ -222,6 +244,7 @@ mod tests {
                 &CookieAction::Set {
                     token: token.clone(),
                     expires_at,
+                    lifetime: None,
                 },
             )
             .unwrap();
@@ -246,7 +269,14 @@ mod tests {
         let text = CookieConfig::default()
             .header("id", &CookieAction::Remove)
             .unwrap();
-        assert!(text.to_str().unwrap().contains("Max-Age=0"));
+        let text = text.to_str().unwrap();
+        assert!(text.contains("Max-Age=0"), "{text}");
+        let expires = text
+            .split(';')
+            .find_map(|a| a.trim().strip_prefix("Expires="))
+            .unwrap_or_else(|| panic!("no Expires in {text}"));
+        let when = DateTime::parse_from_rfc2822(&expires.replace("GMT", "+0000")).unwrap();
+        assert!(when < Utc::now(), "Expires {expires} is not in the past");
     }
 
     #[test]

@@ -6,10 +6,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE, VARY};
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
+use session_core::chrono::{DateTime, Utc};
 use session_core::{
-    ClientSideStore, CookieAction, CookieJar, Error, ErrorKind, Opened, Session, SessionConfig,
+    ClientSideStore, CookieAction, CookieJar, Error, Lifetime, Opened, Session, SessionConfig,
     SessionLock, SessionQueue, SessionStore, SessionToken,
 };
 use tower::{Layer, Service};
@@ -68,11 +70,15 @@ impl CommitOn {
 ///   [`SessionLayer::with_lock`] the same holds across processes.
 /// - After the handler, if [`CommitOn`] allows the status, commits: writes what changed (or a
 ///   throttled touch), then sets, refreshes or removes the cookie.
-/// - When the session was used, adds `Vary: Cookie` and, when setting a cookie, `Cache-Control:
-///   private` unless the handler chose a cache policy, so no shared cache stores a response
-///   holding someone's session.
-/// - A store error at commit is logged with `tracing` and answered with a 500 (503 when the
-///   error is temporary) instead of the handler's response.
+/// - When the session was used, adds `Vary: Cookie` and, unless the handler chose a cache
+///   policy, `Cache-Control: no-store` for a signed-in session (one with an owner; see
+///   [`SessionLayer::with_no_store_when_signed_in`]) or `Cache-Control: private` when setting a
+///   cookie, so no shared cache stores a response holding someone's session and the browser
+///   keeps no signed-in page after logout.
+/// - A store error at commit is logged with `tracing` and answered, instead of the handler's
+///   response, as [`Error::response`] says: `503` with `Retry-After` when the storage is down
+///   or the session contended, `500` for a session too large for its storage or another
+///   permanent error.
 /// - Contention is never a 500: a request that waited too long for its session, or whose
 ///   commit met writers in another process it could not merge with, gets `503` with
 ///   `Retry-After: 1` (see [`session_core::Session`]'s conflict rules).
@@ -99,6 +105,7 @@ impl Storage {
     }
 }
 
+#[derive(Clone)]
 struct Shared {
     storage: Storage,
     queue: SessionQueue,
@@ -106,6 +113,68 @@ struct Shared {
     cookie: CookieConfig,
     cookie_name: String,
     commit_on: CommitOn,
+    no_store_when_signed_in: bool,
+    transport: TokenTransport,
+}
+
+/// How the session token travels between client and server.
+///
+/// - [`TokenTransport::Cookie`] (the default): the session cookie, as browsers keep it.
+/// - [`TokenTransport::Header`]: a request header carries the token; when the token changes
+///   (a new session, `regenerate`), the response carries the new one in the same header, and an
+///   empty value when the session ended. For API clients that keep no cookies.
+/// - [`TokenTransport::Bearer`]: as `Header`, but requests send `Authorization: Bearer <token>`.
+///
+/// Trade-offs of the header forms: nothing is sent automatically, so cross-site requests carry
+/// no session (CSRF does not apply), but the client must store the token itself (never in
+/// storage that page scripts from other origins can read), and it gets none of the cookie's
+/// `HttpOnly` protection. Use one transport per layer; a router can nest a cookie layer for its
+/// pages and a header layer for its API, made from one another so they share a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenTransport {
+    /// The session cookie.
+    Cookie,
+    /// This request and response header.
+    Header(HeaderName),
+    /// `Authorization: Bearer` in requests; this header in responses.
+    Bearer(HeaderName),
+}
+
+impl TokenTransport {
+    /// The token in the header named `name`, both ways.
+    pub fn header(name: &str) -> Result<Self, Error> {
+        Ok(TokenTransport::Header(header_name(name)?))
+    }
+
+    /// The token in `Authorization: Bearer` requests, and in the header named `response`
+    /// in responses.
+    pub fn bearer(response: &str) -> Result<Self, Error> {
+        Ok(TokenTransport::Bearer(header_name(response)?))
+    }
+
+    /// The token a request presents, if any.
+    fn read<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        cookie: &CookieConfig,
+        cookie_name: &str,
+    ) -> Option<&'a str> {
+        match self {
+            TokenTransport::Cookie => cookie.read(headers, cookie_name),
+            TokenTransport::Header(name) => headers.get(name)?.to_str().ok().map(str::trim),
+            TokenTransport::Bearer(_) => {
+                let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+                let (scheme, token) = value.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            }
+        }
+    }
+}
+
+fn header_name(name: &str) -> Result<HeaderName, Error> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|e| Error::config(format!("{name:?} is not a header name")).with_source(e))
 }
 
 impl SessionLayer {
@@ -156,65 +225,70 @@ impl SessionLayer {
         cookie: CookieConfig,
         commit_on: CommitOn,
     ) -> Result<Self, Error> {
-        Self::build_queued(storage, SessionQueue::new(), config, cookie, commit_on)
-    }
-
-    fn build_queued(
-        storage: Storage,
-        queue: SessionQueue,
-        config: SessionConfig,
-        cookie: CookieConfig,
-        commit_on: CommitOn,
-    ) -> Result<Self, Error> {
         cookie.validate()?;
         Ok(SessionLayer {
             shared: Arc::new(Shared {
                 storage,
-                queue,
+                queue: SessionQueue::new(),
                 config: Arc::new(config),
                 cookie_name: cookie.full_name(),
                 cookie,
                 commit_on,
+                no_store_when_signed_in: true,
+                transport: TokenTransport::Cookie,
             }),
         })
     }
 
+    /// The same layer with `change` made to its parts (the queue stays shared).
+    fn with(self, change: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = (*self.shared).clone();
+        change(&mut shared);
+        SessionLayer {
+            shared: Arc::new(shared),
+        }
+    }
+
     /// The same layer with other session settings.
     pub fn with_config(self, config: SessionConfig) -> Self {
-        let s = &self.shared;
-        Self::build_queued(
-            s.storage.clone(),
-            s.queue.clone(),
-            config,
-            s.cookie.clone(),
-            s.commit_on,
-        )
-        .unwrap_or(self)
+        self.with(|s| s.config = Arc::new(config))
     }
 
     /// The same layer with other cookie settings; fails when they are invalid.
     pub fn with_cookie(self, cookie: CookieConfig) -> Result<Self, Error> {
-        let s = &self.shared;
-        Self::build_queued(
-            s.storage.clone(),
-            s.queue.clone(),
-            (*s.config).clone(),
-            cookie,
-            s.commit_on,
-        )
+        cookie.validate()?;
+        Ok(self.with(|s| {
+            s.cookie_name = cookie.full_name();
+            s.cookie = cookie;
+        }))
     }
 
     /// The same layer committing on other statuses.
     pub fn with_commit_on(self, commit_on: CommitOn) -> Self {
-        let s = &self.shared;
-        Self::build_queued(
-            s.storage.clone(),
-            s.queue.clone(),
-            (*s.config).clone(),
-            s.cookie.clone(),
-            commit_on,
-        )
-        .unwrap_or(self)
+        self.with(|s| s.commit_on = commit_on)
+    }
+
+    /// Whether responses of a signed-in session (one with an owner, see
+    /// [`Session::set_owner`]) get `Cache-Control: no-store` when the handler set no cache
+    /// policy, so that after logout the browser's Back button cannot show the previous user's
+    /// pages from its cache. Default: on.
+    pub fn with_no_store_when_signed_in(self, on: bool) -> Self {
+        self.with(|s| s.no_store_when_signed_in = on)
+    }
+
+    /// The same layer carrying the session token in a header instead of a cookie, for API
+    /// clients (see [`TokenTransport`]).
+    ///
+    /// ```
+    /// use session_core::MemoryStore;
+    /// use session_tower::{SessionLayer, TokenTransport};
+    ///
+    /// let api = SessionLayer::new(MemoryStore::new())?
+    ///     .with_transport(TokenTransport::bearer("x-session-token")?);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn with_transport(self, transport: TokenTransport) -> Self {
+        self.with(|s| s.transport = transport)
     }
 
     /// The same layer, also holding `lock` on a session while a request works on it, so the
@@ -234,15 +308,7 @@ impl SessionLayer {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn with_lock(self, lock: Arc<dyn SessionLock>) -> Self {
-        let s = &self.shared;
-        Self::build_queued(
-            s.storage.clone(),
-            SessionQueue::with_lock(lock),
-            (*s.config).clone(),
-            s.cookie.clone(),
-            s.commit_on,
-        )
-        .unwrap_or(self)
+        self.with(|s| s.queue = SessionQueue::with_lock(lock))
     }
 
     /// The queue this layer runs each session's requests in.
@@ -315,8 +381,10 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = self.shared.clone();
-        let cookie = shared.cookie.read(request.headers(), &shared.cookie_name);
-        let (session, jar) = shared.start(cookie);
+        let token = shared
+            .transport
+            .read(request.headers(), &shared.cookie, &shared.cookie_name);
+        let (session, jar) = shared.start(token);
         request.extensions_mut().insert(session.clone());
 
         // The clone is the one that was not polled ready; keep the ready one for this call.
@@ -331,19 +399,53 @@ where
             }
             let committed = match session.finish().await {
                 Ok(committed) => committed,
-                Err(err) => return Ok(error_response(&shared, &err)),
-            };
-            let set_cookie = match shared.set_cookie(committed.cookie, jar) {
-                Ok(value) => value,
-                Err(err) => return Ok(error_response(&shared, &err)),
+                Err(err) => return Ok(error_response(&err)),
             };
             let headers = response.headers_mut();
-            if committed.accessed {
-                headers.append(VARY, HeaderValue::from_static("cookie"));
+            let (vary, token_header) = match &shared.transport {
+                TokenTransport::Cookie => (HeaderValue::from_static("cookie"), None),
+                TokenTransport::Header(name) => (HeaderValue::from(name.clone()), Some(name)),
+                TokenTransport::Bearer(name) => (HeaderValue::from(AUTHORIZATION), Some(name)),
+            };
+            let outgoing = match shared.outgoing(committed.cookie, jar) {
+                Ok(outgoing) => outgoing,
+                Err(err) => return Ok(error_response(&err)),
+            };
+            let value = match (&outgoing, token_header) {
+                (Outgoing::Nothing, _) => None,
+                (Outgoing::Set { value, .. }, Some(_)) => HeaderValue::from_str(value).ok(),
+                (Outgoing::Remove, Some(_)) => Some(HeaderValue::from_static("")),
+                (
+                    Outgoing::Set {
+                        value,
+                        expires_at,
+                        lifetime,
+                    },
+                    None,
+                ) => {
+                    shared
+                        .cookie
+                        .set_header_for(&shared.cookie_name, value, *expires_at, *lifetime)
+                }
+                (Outgoing::Remove, None) => shared.cookie.removal_header(&shared.cookie_name),
+            };
+            let sent = value.is_some();
+            if let Some(value) = value {
+                match token_header {
+                    Some(name) => headers.insert(name.clone(), value),
+                    None => {
+                        headers.append(SET_COOKIE, value);
+                        None
+                    }
+                };
             }
-            if let Some(value) = set_cookie {
-                headers.append(SET_COOKIE, value);
-                if !headers.contains_key(CACHE_CONTROL) {
+            if committed.accessed {
+                headers.append(VARY, vary);
+            }
+            if !headers.contains_key(CACHE_CONTROL) {
+                if committed.signed_in && shared.no_store_when_signed_in {
+                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                } else if sent {
                     headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
                 }
             }
@@ -398,69 +500,62 @@ impl Shared {
         (session, Some(JarState { jar, token, reseal }))
     }
 
-    /// The `Set-Cookie` value for what the commit decided.
-    fn set_cookie(
-        &self,
-        action: CookieAction,
-        jar: Option<JarState>,
-    ) -> Result<Option<HeaderValue>, Error> {
+    /// What the response must carry for what the commit decided: the value to set (the token,
+    /// or for client-side storage the sealed record), a removal, or nothing.
+    fn outgoing(&self, action: CookieAction, jar: Option<JarState>) -> Result<Outgoing, Error> {
         let (Storage::Client(storage), Some(jar)) = (&self.storage, jar) else {
-            return Ok(self.cookie.header(&self.cookie_name, &action));
+            return Ok(match action {
+                CookieAction::Set {
+                    token,
+                    expires_at,
+                    lifetime,
+                } => Outgoing::Set {
+                    value: token.as_str().to_owned(),
+                    expires_at,
+                    lifetime,
+                },
+                CookieAction::Remove => Outgoing::Remove,
+                _ => Outgoing::Nothing,
+            });
         };
         let token = match action {
             CookieAction::Set { token, .. } => token,
             CookieAction::Unchanged if jar.reseal => match jar.token {
                 Some(token) => token,
-                None => return Ok(None),
+                None => return Ok(Outgoing::Nothing),
             },
-            CookieAction::Remove => return Ok(self.cookie.removal_header(&self.cookie_name)),
-            _ => return Ok(None),
+            CookieAction::Remove => return Ok(Outgoing::Remove),
+            _ => return Ok(Outgoing::Nothing),
         };
         let Some(record) = jar.jar.record(&token) else {
-            return Ok(None);
+            return Ok(Outgoing::Nothing);
         };
-        let sealed = storage.seal(&self.cookie_name, &record)?;
-        Ok(self
-            .cookie
-            .set_header(&self.cookie_name, &sealed, record.expires_at))
+        Ok(Outgoing::Set {
+            value: storage.seal(&self.cookie_name, &record)?,
+            expires_at: record.expires_at,
+            lifetime: record.lifetime,
+        })
     }
 }
 
-fn error_response<B: From<&'static str>>(shared: &Shared, err: &Error) -> Response<B> {
-    let contended = matches!(err.kind(), ErrorKind::Busy | ErrorKind::Conflict);
-    if contended {
-        tracing::warn!(
-            store = shared.storage.name(),
-            error = %err,
-            "session contended; answering 503 so the client retries"
-        );
-    } else {
-        tracing::error!(
-            store = shared.storage.name(),
-            error = %err,
-            source = ?std::error::Error::source(err),
-            "session commit failed; answering with an error instead of the handler's response"
-        );
-    }
-    let (status, body) = if contended {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session busy: other requests of this session are changing it; try again",
-        )
-    } else if err.is_temporary() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session storage is unavailable",
-        )
-    } else {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "session storage is unavailable",
-        )
-    };
-    let mut response = Response::new(B::from(body));
-    *response.status_mut() = status;
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+/// What a response carries for the session.
+enum Outgoing {
+    Set {
+        value: String,
+        expires_at: DateTime<Utc>,
+        lifetime: Option<Lifetime>,
+    },
+    Remove,
+    Nothing,
+}
+
+fn error_response<B: From<&'static str>>(err: &Error) -> Response<B> {
+    err.report();
+    let (code, message) = err.response();
+    let mut response = Response::new(B::from(message));
+    *response.status_mut() =
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from_static("1"));

@@ -31,10 +31,12 @@
 #![deny(missing_docs)]
 
 mod cookie;
+mod csrf;
 mod layer;
 mod settings;
 
 pub use crate::cookie::CookieConfig;
-pub use crate::layer::{CommitOn, SessionLayer, SessionService};
+pub use crate::csrf::{CsrfLayer, CsrfService};
+pub use crate::layer::{CommitOn, SessionLayer, SessionService, TokenTransport};
 pub use crate::settings::{Driver, Settings};
 pub use ::cookie::SameSite;

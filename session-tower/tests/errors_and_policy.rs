@@ -154,7 +154,7 @@ async fn a_failed_commit_is_a_500_not_the_handlers_response() {
     store.down.store(true, Ordering::SeqCst);
     let (status, cookie, body) = call(&app, "/write", Some(&token)).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body, "session storage is unavailable");
+    assert_eq!(body, "session error");
     assert!(cookie.is_none(), "no cookie on a failed commit");
 }
 

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json};
 use http_body_util::BodyExt;
-use session_core::{Error, Session, SessionConfig, SessionStore, Value};
-use session_tower::{CommitOn, CookieConfig, SessionLayer};
+use session_core::{Error, Lifetime, Session, SessionConfig, SessionStore, Value};
+use session_tower::{CommitOn, CookieConfig, CsrfLayer, SessionLayer};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
@@ -100,7 +100,22 @@ async fn layer(
 }
 
 fn router(layer: SessionLayer, gate: Shared) -> Router {
+    let protected = Router::new()
+        .route("/csrf/protected", post(|| async { "accepted" }))
+        .layer(CsrfLayer::new());
     Router::new()
+        .merge(protected)
+        .route("/csrf/token", get(csrf_token))
+        .route("/presence/{key}", get(presence))
+        .route("/set-null/{key}", get(set_null))
+        .route("/collection/write", get(collection_write))
+        .route("/collection/read", get(collection_read))
+        .route("/collection/replace", get(collection_replace))
+        .route("/now-then-reflash/{key}/{value}", get(now_then_reflash))
+        .route("/now-then-keep/{key}/{value}", get(now_then_keep))
+        .route("/lifetime/remember", get(remember_me))
+        .route("/lifetime/browser", get(browser_session))
+        .route("/sign-in/{user}", get(sign_in))
         .route("/untouched", get(|| async { "untouched" }))
         .route("/get/{key}", get(get_value))
         .route("/set/{key}/{value}", get(set_value))
@@ -140,6 +155,89 @@ async fn set_value(session: Session, Path((key, value)): Path<(String, String)>)
 async fn incr(session: Session) -> Reply {
     Ok(json(session.increment("n", 1).await?))
 }
+
+async fn csrf_token(session: Session) -> Reply {
+    Ok(json(session.csrf_token().await?))
+}
+
+async fn presence(session: Session, Path(key): Path<String>) -> Reply {
+    Ok(json(serde_json::json!({
+        "has": session.has(&key).await?,
+        "exists": session.exists(&key).await?,
+        "missing": session.missing(&key).await?,
+    })))
+}
+
+async fn set_null(session: Session, Path(key): Path<String>) -> Reply {
+    session.insert(&key, ()).await?;
+    Ok("null set".into_response())
+}
+
+async fn collection_write(session: Session) -> Reply {
+    session
+        .update([("a", Value::from(1)), ("b", Value::Null)])
+        .await?;
+    session.push("list", 1).await?;
+    session.push("list", 2).await?;
+    Ok("written".into_response())
+}
+
+async fn collection_read(session: Session) -> Reply {
+    let remembered: i64 = session.remember("r", || 5).await?;
+    let remembered_again: i64 = session.remember("r", || 6).await?;
+    Ok(json(serde_json::json!({
+        "has_all_a": session.has_all(&["a"]).await?,
+        "has_all_a_b": session.has_all(&["a", "b"]).await?,
+        "has_any_b_a": session.has_any(&["b", "a"]).await?,
+        "has_any_b_c": session.has_any(&["b", "c"]).await?,
+        "only_a": session.only(&["a", "c"]).await?,
+        "except": session.except(&["list", "a", "r"]).await?,
+        "list": session.get_value("list").await?,
+        "remembered": [remembered, remembered_again],
+    })))
+}
+
+async fn collection_replace(session: Session) -> Reply {
+    session.replace([("z", 1)]).await?;
+    session.remove_many(&["z"]).await?;
+    session.replace([("y", 2)]).await?;
+    Ok(json(session.all().await?))
+}
+
+async fn now_then_reflash(session: Session, Path((key, value)): Path<(String, String)>) -> Reply {
+    session.now(&key, value).await?;
+    session.reflash().await?;
+    Ok("reflashed".into_response())
+}
+
+async fn now_then_keep(session: Session, Path((key, value)): Path<(String, String)>) -> Reply {
+    session.now(&key, value).await?;
+    session.keep(&[&key]).await?;
+    Ok("kept".into_response())
+}
+
+async fn remember_me(session: Session) -> Reply {
+    session
+        .set_lifetime(Some(Lifetime::Idle(REMEMBER_FOR)))
+        .await?;
+    session.insert("user", "ada").await?;
+    Ok("remembered".into_response())
+}
+
+async fn browser_session(session: Session) -> Reply {
+    session.set_lifetime(Some(Lifetime::BrowserSession)).await?;
+    session.insert("user", "ada").await?;
+    Ok("until the browser closes".into_response())
+}
+
+async fn sign_in(session: Session, Path(user): Path<String>) -> Reply {
+    session.set_owner(Some(&user)).await?;
+    session.insert("user", user).await?;
+    Ok("signed in".into_response())
+}
+
+/// How long `/lifetime/remember` keeps a session: 30 days.
+pub(crate) const REMEMBER_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// A counter the way most handlers write one: read, add one, write back; in between, a short
 /// wait stands for the work a real handler does (a database query ...), which is when
@@ -272,6 +370,19 @@ impl Client {
 
     pub(crate) async fn get(&mut self, path: &str) -> Result<Answer, CaseError> {
         self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// A `POST` with `headers`, and an empty body.
+    pub(crate) async fn post_with(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, CaseError> {
+        let mut builder = Request::post(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder, Body::empty()).await
     }
 
     pub(crate) async fn post_form(&mut self, path: &str, form: &str) -> Result<Answer, CaseError> {

@@ -4,6 +4,7 @@ mod app;
 mod concurrency;
 mod flow;
 mod identity;
+mod semantics;
 
 use crate::case::Case;
 
@@ -12,5 +13,6 @@ pub(crate) fn all() -> Vec<Case> {
     let mut cases = flow::all();
     cases.extend(identity::all());
     cases.extend(concurrency::all());
+    cases.extend(semantics::all());
     cases
 }

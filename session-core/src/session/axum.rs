@@ -7,7 +7,7 @@ use http::header::RETRY_AFTER;
 use http::request::Parts;
 
 use super::Session;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 /// The rejection when a handler asks for a [`Session`] but no session layer runs in front of it.
 #[derive(Debug, Clone, Copy)]
@@ -36,35 +36,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// A session error as a response: `503 Service Unavailable` with `Retry-After: 1` when
-/// temporary (contention included: [`ErrorKind::Busy`] and [`ErrorKind::Conflict`] are always
-/// answered so), else `500 Internal Server Error`, with a short text body. The error is logged,
-/// the body names no internals.
+/// A session error as a response: the status and public message of [`Error::response`]
+/// (`503` with `Retry-After: 1` for contention and temporary failures, `500` otherwise). The
+/// error is logged with its cause; the body names no internals.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if matches!(self.kind(), ErrorKind::Busy | ErrorKind::Conflict) {
-            tracing::warn!(error = %self, "session contended; answering 503 so the client retries");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(RETRY_AFTER, "1")],
-                "session busy: other requests of this session are changing it; try again",
-            )
-                .into_response();
-        }
-        tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error");
-        if self.is_temporary() {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(RETRY_AFTER, "1")],
-                "session storage is unavailable",
-            )
-                .into_response()
+        self.report();
+        let (code, message) = self.response();
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            (status, [(RETRY_AFTER, "1")], message).into_response()
         } else {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "session storage is unavailable",
-            )
-                .into_response()
+            (status, message).into_response()
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The change set: what a handler did, replayable onto a freshly loaded record.
 
-use crate::record::{Data, Record, Value};
+use chrono::{DateTime, Utc};
+
+use crate::record::{Data, Lifetime, Record, Value};
 
 /// One thing a handler did to the session.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +18,14 @@ pub(crate) enum Change {
     /// A message for the next request.
     Flash(String, Value),
     Owner(Option<String>),
+    /// Append to an array, starting one when absent (or not an array).
+    Push(String, Value),
+    /// This session's own lifetime (`None`: the configured one).
+    Lifetime(Option<Lifetime>),
+    /// This session's absolute deadline (`None`: none but the configured one).
+    Deadline(Option<DateTime<Utc>>),
+    /// Replace all data (flash stays).
+    ReplaceData(Data),
 }
 
 impl Change {
@@ -51,6 +61,38 @@ impl Change {
                 record.flash.insert(k.clone(), v.clone());
             }
             Change::Owner(owner) => record.owner.clone_from(owner),
+            Change::Push(k, v) => match record.data.get_mut(k) {
+                Some(Value::Array(items)) => items.push(v.clone()),
+                _ => {
+                    record.data.insert(k.clone(), Value::Array(vec![v.clone()]));
+                }
+            },
+            Change::Lifetime(lifetime) => record.lifetime = *lifetime,
+            Change::Deadline(deadline) => record.deadline = *deadline,
+            Change::ReplaceData(data) => record.data.clone_from(data),
+        }
+    }
+
+    /// Whether applying this change to `view` (the record as the handler sees it, if any)
+    /// would leave it as it is, so recording it would only cost a write.
+    pub(crate) fn changes_nothing_in(&self, view: Option<&Record>) -> bool {
+        let Some(r) = view else {
+            return matches!(
+                self,
+                Change::Remove(_) | Change::Owner(None) | Change::Clear
+            );
+        };
+        match self {
+            Change::Set(k, v) => r.data.get(k) == Some(v),
+            Change::Remove(k) => !r.data.contains_key(k),
+            Change::Flash(k, v) => r.flash.get(k) == Some(v),
+            Change::Owner(owner) => r.owner == *owner,
+            Change::Lifetime(lifetime) => r.lifetime == *lifetime,
+            Change::Deadline(deadline) => r.deadline == *deadline,
+            Change::ReplaceData(data) => r.data == *data,
+            Change::Clear => r.data.is_empty() && r.flash.is_empty(),
+            Change::Increment(_, by) => *by == 0,
+            Change::AgeFlash(_) | Change::Push(..) => false,
         }
     }
 

@@ -28,7 +28,7 @@ use super::{Handoff, Session, State};
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::id::SessionToken;
 use crate::lock::backoff;
-use crate::record::Record;
+use crate::record::{Lifetime, Record};
 use crate::session::change::Change;
 use crate::session::reads::Reads;
 use crate::store::SessionStore;
@@ -46,6 +46,9 @@ pub enum CookieAction {
         token: SessionToken,
         /// When the session's idle expiry (or absolute deadline) falls.
         expires_at: DateTime<Utc>,
+        /// The lifetime the session chose for itself, if any: it decides whether the cookie
+        /// outlives the browser.
+        lifetime: Option<Lifetime>,
     },
     /// Remove the cookie: the session ended, or the presented token named no live session.
     Remove,
@@ -77,6 +80,9 @@ pub struct Committed {
     pub cookie: CookieAction,
     /// Whether the handler used the session at all (the response then varies by cookie).
     pub accessed: bool,
+    /// Whether the session belongs to a user (it has an owner) after the commit: a signed-in
+    /// page, which browsers should not keep.
+    pub signed_in: bool,
 }
 
 /// How a write attempt ended when the session vanished under it.
@@ -106,6 +112,16 @@ impl Session {
     ///
     /// Ends the request's turn in the session's queue either way.
     pub async fn finish(&self) -> Result<Committed> {
+        let result = self.finish_inner().await;
+        if let (Err(e), Some(queue)) = (&result, &self.inner.queue)
+            && matches!(e.kind(), ErrorKind::Busy | ErrorKind::Conflict)
+        {
+            queue.count_refused();
+        }
+        result
+    }
+
+    async fn finish_inner(&self) -> Result<Committed> {
         let mut state = self.inner.state.lock().await;
         if let Some((kind, temporary, message)) = state.load_failure.take()
             && !state.loaded
@@ -122,6 +138,7 @@ impl Session {
             return Ok(Committed {
                 cookie: pending.then(action),
                 accessed,
+                signed_in: state.signed_in(),
             });
         }
         let action = match self.commit_locked(&mut state).await {
@@ -137,6 +154,7 @@ impl Session {
         Ok(Committed {
             cookie: pending.then(action),
             accessed,
+            signed_in: state.signed_in(),
         })
     }
 
@@ -257,7 +275,7 @@ impl Session {
         state.regenerate = false;
         state.base_pending = None;
         Some(match outcome {
-            Ok(Some(record)) if writes => {
+            Ok(Some(record)) if writes || self.inner.config.save_every_request => {
                 let record = Record::clone(&record);
                 state.view = Some(record.clone());
                 state.confirmed = Some(Instant::now());
@@ -265,6 +283,7 @@ impl Session {
                 let action = CookieAction::Set {
                     token: token.clone(),
                     expires_at: record.expires_at,
+                    lifetime: record.lifetime,
                 };
                 state.base = Some((token, record));
                 Ok(action)
@@ -365,6 +384,7 @@ impl Session {
                 action = action.then(CookieAction::Set {
                     token: token.clone(),
                     expires_at: record.expires_at,
+                    lifetime: record.lifetime,
                 });
                 state.base = Some((token, record));
             }
@@ -570,7 +590,7 @@ impl Session {
         let next = self.expiry(&base, Utc::now());
         let interval = chrono::Duration::from_std(self.inner.config.touch_interval)
             .unwrap_or(chrono::Duration::MAX);
-        if next - base.expires_at < interval {
+        if next - base.expires_at < interval && !self.inner.config.save_every_request {
             return Ok((Written::Stored(token, base), false));
         }
         match store.touch(&token.key(), next).await {
@@ -593,4 +613,11 @@ fn stale_base(store: &dyn SessionStore) -> Error {
             "an earlier request of this session could not store its changes, and this request started from them; it can be retried",
         )
         .temporary()
+}
+
+impl State {
+    /// Whether the session as it stands has an owner.
+    fn signed_in(&self) -> bool {
+        self.view.as_ref().is_some_and(|r| r.owner.is_some())
+    }
 }

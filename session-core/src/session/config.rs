@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::record::Record;
+use crate::record::{Lifetime, Record};
 
 /// What a [`Session`](crate::Session) does on a load error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +62,11 @@ pub struct SessionConfig {
     pub lock_lease: Duration,
     /// What to do when loading fails.
     pub on_load_error: OnLoadError,
+    /// Refresh the session's expiry and re-send its cookie on every request that uses it,
+    /// even when nothing changed (Django's `SESSION_SAVE_EVERY_REQUEST`, tower-sessions'
+    /// `always_save`). Costs a store write per such request. Default: off (a read refreshes
+    /// the expiry at most once per [`SessionConfig::touch_interval`]).
+    pub save_every_request: bool,
     /// Form fields never flashed by [`Session::flash_input`](crate::Session::flash_input) and
     /// its variants, in addition to any field whose name contains `password` or `passwd`.
     /// Default: `["_token", "csrf_token"]`.
@@ -79,6 +84,7 @@ impl Default for SessionConfig {
             handoff_max_age: Duration::from_secs(1),
             lock_lease: Duration::from_secs(30),
             on_load_error: OnLoadError::Fail,
+            save_every_request: false,
             never_flash: vec!["_token".into(), "csrf_token".into()],
         }
     }
@@ -127,6 +133,12 @@ impl SessionConfig {
         self
     }
 
+    /// Sets [`SessionConfig::save_every_request`].
+    pub fn with_save_every_request(mut self, on: bool) -> Self {
+        self.save_every_request = on;
+        self
+    }
+
     /// Sets [`SessionConfig::on_load_error`].
     pub fn with_on_load_error(mut self, policy: OnLoadError) -> Self {
         self.on_load_error = policy;
@@ -134,8 +146,12 @@ impl SessionConfig {
     }
 
     /// The instant `record`'s session ends however active it is, if any: its own deadline or
-    /// the configured absolute timeout, whichever comes first.
+    /// the configured absolute timeout, whichever comes first; for a session whose handler
+    /// chose its lifetime, its own deadline alone.
     pub(crate) fn deadline(&self, record: &Record) -> Option<DateTime<Utc>> {
+        if record.lifetime.is_some() {
+            return record.deadline;
+        }
         let configured = self
             .absolute_timeout
             .and_then(|t| chrono::Duration::from_std(t).ok())
@@ -153,7 +169,11 @@ impl SessionConfig {
 
     /// The idle expiry a write at `now` gives `record`, capped by its deadline.
     pub(crate) fn expiry(&self, record: &Record, now: DateTime<Utc>) -> DateTime<Utc> {
-        let idle = chrono::Duration::from_std(self.idle_timeout).unwrap_or(chrono::Duration::MAX);
+        let idle = match record.lifetime {
+            Some(Lifetime::Idle(idle)) => idle,
+            _ => self.idle_timeout,
+        };
+        let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX);
         let idle_expiry = now
             .checked_add_signed(idle)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);

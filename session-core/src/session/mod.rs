@@ -22,8 +22,11 @@
 #[cfg(feature = "axum")]
 mod axum;
 mod change;
+mod collection;
 mod commit;
 mod config;
+mod csrf;
+mod expiry;
 mod form;
 mod pipeline;
 mod queue;
@@ -49,8 +52,9 @@ pub use self::axum::MissingSessionLayer;
 use change::Change;
 pub use commit::{Committed, CookieAction};
 pub use config::{OnLoadError, SessionConfig};
-pub use queue::SessionQueue;
+pub use csrf::CSRF_KEY;
 use queue::{Handoff, Turn};
+pub use queue::{SessionQueue, SessionStats};
 use reads::Reads;
 
 /// The session of one request.
@@ -246,14 +250,15 @@ impl Session {
         Ok(state.view.as_ref().and_then(|r| r.data.get(key).cloned()))
     }
 
-    /// Whether `key` holds a value.
+    /// Whether `key` holds a value other than null (Laravel's `has`). See also
+    /// [`Session::exists`], true for null too.
     pub async fn has(&self, key: &str) -> Result<bool> {
-        let mut state = self.loaded().await?;
-        state.note_read(key);
-        Ok(state
-            .view
-            .as_ref()
-            .is_some_and(|r| r.data.contains_key(key)))
+        Ok(self.get_value(key).await?.is_some_and(|v| !v.is_null()))
+    }
+
+    /// Whether `key` is present at all, even holding null (Laravel's `exists`).
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.get_value(key).await?.is_some())
     }
 
     /// All data (flash messages excluded).
@@ -364,15 +369,22 @@ impl Session {
         Ok(())
     }
 
-    /// Keeps every flash message of this request for the next one too.
+    /// Keeps every flash message of this request, those set with [`Session::now`] included,
+    /// for the next one too (Laravel's `reflash`).
     pub async fn reflash(&self) -> Result<()> {
         let mut state = self.loaded().await?;
-        let keys: Vec<String> = state.flash_in.keys().cloned().collect();
+        let keys: Vec<String> = state
+            .flash_in
+            .keys()
+            .chain(state.flash_now.keys())
+            .cloned()
+            .collect();
         self.keep_locked(&mut state, keys);
         Ok(())
     }
 
-    /// Keeps the named flash messages of this request for the next one too.
+    /// Keeps the named flash messages of this request (from the previous request or set with
+    /// [`Session::now`]) for the next one too (Laravel's `keep`).
     pub async fn keep(&self, keys: &[&str]) -> Result<()> {
         let mut state = self.loaded().await?;
         self.keep_locked(&mut state, keys.iter().map(|k| (*k).to_owned()).collect());
@@ -385,7 +397,12 @@ impl Session {
                 .view
                 .as_ref()
                 .is_some_and(|r| r.flash.contains_key(&key));
-            if let Some(value) = state.flash_in.get(&key).cloned()
+            let value = state
+                .flash_now
+                .get(&key)
+                .or_else(|| state.flash_in.get(&key))
+                .cloned();
+            if let Some(value) = value
                 && !outgoing
             {
                 self.record_change(state, Change::Flash(key, value));
@@ -440,7 +457,13 @@ impl Session {
 
     /// Moves the session to a new token at commit, keeping its data; the old token stops
     /// working once the new record exists. Call it on login to prevent session fixation.
+    ///
+    /// A CSRF token the session holds is replaced too ([`Session::csrf_token`]).
     pub async fn regenerate(&self) -> Result<()> {
+        let rotate = self.get_value(CSRF_KEY).await?.is_some();
+        if rotate {
+            self.regenerate_csrf_token().await?;
+        }
         let mut state = self.loaded().await?;
         if state.base.is_some() {
             state.regenerate = true;
@@ -505,6 +528,24 @@ impl Session {
         };
         let loaded = match loaded {
             Ok(loaded) => loaded,
+            Err(err) if err.kind() == ErrorKind::Decode => {
+                // Corrupt, or written by a newer format: not an outage. The visitor starts
+                // afresh, the cookie is replaced, and the unreadable record goes.
+                tracing::warn!(
+                    store = store.name(),
+                    error = %err,
+                    "session record cannot be decoded; starting a fresh session and deleting it"
+                );
+                if let Some(queue) = &self.inner.queue {
+                    queue.count_undecodable();
+                }
+                if let Err(e) = store.delete(&key).await {
+                    tracing::warn!(store = store.name(), error = %e, "could not delete an undecodable session record");
+                }
+                state.loaded = true;
+                state.stale_cookie = true;
+                return Ok(());
+            }
             Err(err) if self.inner.config.on_load_error == OnLoadError::StartFresh => {
                 tracing::warn!(store = store.name(), error = %err, "session load failed; starting a fresh session");
                 state.loaded = true;
@@ -582,7 +623,7 @@ impl Session {
     }
 
     fn record_change(&self, state: &mut State, change: Change) {
-        if self.is_detached() {
+        if self.is_detached() || change.changes_nothing_in(state.view.as_ref()) {
             return;
         }
         let view = state

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,19 @@ struct QueueInner {
     shards: [Mutex<HashMap<SessionKey, Arc<Slot>>>; SHARDS],
     hasher: std::hash::RandomState,
     lock: Option<Arc<dyn SessionLock>>,
+    undecodable: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// What the sessions of one queue (one layer) met, for operators' metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Stored records that could not be decoded (corrupt, or written by a newer format); each
+    /// visitor got a fresh session.
+    pub undecodable_records: u64,
+    /// Requests refused as busy or conflicting (answered `503` with `Retry-After`).
+    pub refused_under_contention: u64,
 }
 
 impl Default for QueueInner {
@@ -91,6 +105,8 @@ impl Default for QueueInner {
             shards: std::array::from_fn(|_| Mutex::default()),
             hasher: std::hash::RandomState::new(),
             lock: None,
+            undecodable: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
     }
 }
@@ -144,6 +160,22 @@ impl SessionQueue {
     /// The distributed lock this queue takes, if any.
     pub fn lock(&self) -> Option<&Arc<dyn SessionLock>> {
         self.inner.lock.as_ref()
+    }
+
+    /// What the sessions of this queue met so far.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            undecodable_records: self.inner.undecodable.load(Ordering::Relaxed),
+            refused_under_contention: self.inner.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn count_undecodable(&self) {
+        self.inner.undecodable.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_refused(&self) {
+        self.inner.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many sessions have a request running or waiting right now.
