@@ -70,6 +70,8 @@ const KEYS: &[(&str, &str)] = &[
     ("retry_budget", "SESSION_RETRY_BUDGET"),
     ("wait_timeout", "SESSION_WAIT_TIMEOUT"),
     ("lock", "SESSION_LOCK"),
+    ("save_every_request", "SESSION_SAVE_EVERY_REQUEST"),
+    ("no_store_signed_in", "SESSION_NO_STORE_SIGNED_IN"),
     ("files_path", "SESSION_FILES_PATH"),
     ("redis_url", "SESSION_REDIS_URL"),
     ("database_url", "SESSION_DATABASE_URL"),
@@ -100,6 +102,8 @@ const KEYS: &[(&str, &str)] = &[
 /// | `on_load_error` | `SESSION_ON_LOAD_ERROR` | `fail` (a 5xx) or `start_fresh` (an empty session) | `fail` |
 /// | `retry_budget` | `SESSION_RETRY_BUDGET` | how long a commit retries after conflicts with other processes, as `lifetime` | `2s` |
 /// | `wait_timeout` | `SESSION_WAIT_TIMEOUT` | how long a request waits for earlier requests of its session, as `lifetime` | `10s` |
+/// | `save_every_request` | `SESSION_SAVE_EVERY_REQUEST` | `true`: refresh the expiry and re-send the cookie on every request that uses the session | `false` |
+/// | `no_store_signed_in` | `SESSION_NO_STORE_SIGNED_IN` | `true`: responses of a signed-in session get `Cache-Control: no-store` | `true` |
 /// | `lock` | `SESSION_LOCK` | `true`: requests of a session also wait for each other across processes (a lock kept in the store) | `false` |
 /// | `files_path` | `SESSION_FILES_PATH` | directory | `storage/sessions` |
 /// | `redis_url` | `SESSION_REDIS_URL` | URL | none |
@@ -161,6 +165,10 @@ pub struct Settings {
     /// Whether requests of a session wait for each other across processes too, through a
     /// lock kept in the store ([`session_core::StoreLock`]).
     pub lock: bool,
+    /// Whether every request that uses the session refreshes its expiry and cookie.
+    pub save_every_request: bool,
+    /// Whether responses of a signed-in session get `Cache-Control: no-store`.
+    pub no_store_signed_in: bool,
     /// Directory of the file driver.
     pub files_path: PathBuf,
     /// Redis URL.
@@ -195,6 +203,8 @@ impl Default for Settings {
             retry_budget: session.retry_budget,
             wait_timeout: session.wait_timeout,
             lock: false,
+            save_every_request: session.save_every_request,
+            no_store_signed_in: true,
             files_path: PathBuf::from("storage/sessions"),
             redis_url: None,
             database_url: None,
@@ -328,6 +338,8 @@ impl Settings {
             "retry_budget" => self.retry_budget = parse_duration_allow_zero(text)?,
             "wait_timeout" => self.wait_timeout = parse_duration(text)?,
             "lock" => self.lock = parse_bool(text)?,
+            "save_every_request" => self.save_every_request = parse_bool(text)?,
+            "no_store_signed_in" => self.no_store_signed_in = parse_bool(text)?,
             "files_path" => self.files_path = PathBuf::from(text),
             "redis_url" => self.redis_url = optional(text),
             "database_url" => self.database_url = optional(text),
@@ -347,6 +359,7 @@ impl Settings {
             .with_on_load_error(self.on_load_error)
             .with_retry_budget(self.retry_budget)
             .with_wait_timeout(self.wait_timeout)
+            .with_save_every_request(self.save_every_request)
     }
 
     /// The cookie settings these describe.
@@ -370,7 +383,8 @@ impl Settings {
             self.session_config(),
             self.cookie_config(),
             self.commit_on,
-        )?;
+        )?
+        .with_no_store_when_signed_in(self.no_store_signed_in);
         Ok(if self.lock {
             layer.with_lock(Arc::new(StoreLock::new(store)))
         } else {
@@ -448,10 +462,11 @@ mod tests {
 
     #[test]
     fn contention_settings_reach_the_layer() {
-        let file = "retry_budget = \"500ms\"\nlock = true\n";
+        let file = "retry_budget = \"500ms\"\nlock = true\nsave_every_request = true\n";
         let env = [("SESSION_WAIT_TIMEOUT", "3s")];
         let s = Settings::from_sources(Some(file), env).unwrap();
         let config = s.session_config();
+        assert!(config.save_every_request);
         assert_eq!(config.retry_budget, Duration::from_millis(500));
         assert_eq!(config.wait_timeout, Duration::from_secs(3));
         let layer = s.layer(Arc::new(session_core::MemoryStore::new())).unwrap();

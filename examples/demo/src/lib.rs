@@ -1,5 +1,6 @@
-//! The demo site: log in and out (with a regenerated token), a visit counter, a profile form
-//! whose validation errors and old input come back through flash, and flash messages.
+//! The demo site: log in and out (with a regenerated token, and "remember me"), a visit
+//! counter, a profile form whose validation errors and old input come back through flash,
+//! flash messages, and CSRF protection on every form.
 //!
 //! `main.rs` serves it; the tests drive it over HTTP with a cookie jar.
 #![forbid(unsafe_code)]
@@ -8,18 +9,19 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Form;
 use axum::Router;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use session_core::{Error, MemoryStore, Session, SessionStore};
+use session_core::{Error, Lifetime, MemoryStore, Session, SessionStore};
 use session_dynamo::DynamoStore;
 use session_file::FileStore;
 use session_redis::{RedisConfig, RedisStore};
 use session_sql::{MySqlStore, PostgresStore, SqliteStore};
-use session_tower::{Driver, SessionLayer, Settings};
+use session_tower::{CsrfLayer, Driver, SessionLayer, Settings};
 
 /// The password every demo account accepts.
 pub const DEMO_PASSWORD: &str = "demo";
@@ -111,14 +113,27 @@ pub fn spawn_sweeper(store: Arc<dyn SessionStore>, every: std::time::Duration) {
     });
 }
 
-/// The site, with sessions from `layer`.
+/// The site, with sessions from `layer`. Every form carries the session's CSRF token, and
+/// every `POST` must present it.
 pub fn app(layer: SessionLayer) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/profile", get(profile_form).post(save_profile))
+        .layer(CsrfLayer::new())
         .layer(layer)
+}
+
+/// How long "remember me" keeps a session without a visit.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The hidden form field carrying the session's CSRF token.
+async fn csrf_field(session: &Session) -> Result<String, Error> {
+    Ok(format!(
+        "<input type=hidden name=_token value=\"{}\">",
+        escape(&session.csrf_token().await?)
+    ))
 }
 
 type Page = Result<Response, Error>;
@@ -129,9 +144,10 @@ async fn home(session: Session) -> Page {
     let who = match &user {
         Some(name) => format!(
             "<p>Signed in as <strong>{}</strong>.</p>\
-             <form method=post action=/logout><button>Log out</button></form>\
+             <form method=post action=/logout>{}<button>Log out</button></form>\
              <p><a href=/profile>Edit your profile</a></p>",
-            escape(name)
+            escape(name),
+            csrf_field(&session).await?
         ),
         None => "<p><a href=/login>Log in</a></p>".to_owned(),
     };
@@ -142,10 +158,12 @@ async fn home(session: Session) -> Page {
 async fn login_form(session: Session) -> Page {
     let old: String = session.old("username").await?.unwrap_or_default();
     let body = format!(
-        "<form method=post action=/login>\
+        "<form method=post action=/login>{}\
          <label>User name <input name=username value=\"{}\"></label>{}\
          <label>Password <input type=password name=password></label>{}\
+         <label><input type=checkbox name=remember value=on> Remember me for 30 days</label>\
          <button>Log in</button></form><p>Any name works; the password is <code>{DEMO_PASSWORD}</code>.</p>",
+        csrf_field(&session).await?,
         escape(&old),
         field_errors(&session, "username").await?,
         field_errors(&session, "password").await?,
@@ -159,6 +177,9 @@ struct Login {
     username: String,
     #[serde(default)]
     password: String,
+    /// `on` when "remember me" is ticked.
+    #[serde(default, skip_serializing)]
+    remember: Option<String>,
 }
 
 async fn login(session: Session, Form(form): Form<Login>) -> Page {
@@ -179,6 +200,12 @@ async fn login(session: Session, Form(form): Form<Login>) -> Page {
     session.regenerate().await?;
     session.insert("user", name).await?;
     session.set_owner(Some(name)).await?;
+    if form.remember.as_deref() == Some("on") {
+        // The cookie outlives the browser, and the session a month without visits.
+        session
+            .set_lifetime(Some(Lifetime::Idle(REMEMBER_FOR)))
+            .await?;
+    }
     session.flash("status", format!("Welcome, {name}!")).await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -206,10 +233,11 @@ async fn profile_form(session: Session) -> Page {
     let name = session.old("name").await?.unwrap_or(saved.name);
     let email = session.old("email").await?.unwrap_or(saved.email);
     let body = format!(
-        "<form method=post action=/profile>\
+        "<form method=post action=/profile>{}\
          <label>Name <input name=name value=\"{}\"></label>{}\
          <label>Email <input name=email value=\"{}\"></label>{}\
          <button>Save</button></form><p><a href=/>Home</a></p>",
+        csrf_field(&session).await?,
         escape(&name),
         field_errors(&session, "name").await?,
         escape(&email),

@@ -17,9 +17,28 @@ async fn serve() -> (String, Arc<MemoryStore>) {
     (format!("http://{addr}"), store)
 }
 
-/// Posts `form` to `url`, follows the redirect, and returns the final page.
+/// The CSRF token of the first form in `html`.
+fn csrf_token(html: &str) -> String {
+    let start = html
+        .find("name=_token value=\"")
+        .unwrap_or_else(|| panic!("no CSRF field in {html}"))
+        + "name=_token value=\"".len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Loads the page holding the form (`url`, or `/` for logout), then posts `form` with the
+/// page's CSRF token to `url`, as a browser submitting the form would; follows the redirect,
+/// and returns the final page.
 async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> String {
-    let response = client.post(url).form(form).send().await.unwrap();
+    let from = match url.strip_suffix("/logout") {
+        Some(base) => format!("{base}/"),
+        None => url.clone(),
+    };
+    let token = csrf_token(&page(client, from).await);
+    let mut fields = form.to_vec();
+    fields.push(("_token", &token));
+    let response = client.post(url).form(&fields).send().await.unwrap();
     response.text().await.unwrap()
 }
 
@@ -164,6 +183,72 @@ async fn profile_form_round_trips_errors_old_input_and_a_saved_message() {
         "saved profile shown: {html}"
     );
     assert!(!html.contains("Profile saved!"));
+}
+
+#[tokio::test]
+async fn a_form_posted_without_its_csrf_token_is_refused() {
+    let (base, store) = serve().await;
+    let client = browser();
+    page(&client, format!("{base}/login")).await;
+    let response = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "ada"),
+            ("password", session_demo::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        store.list_by_owner("ada").await.unwrap().is_empty(),
+        "logged in anyway"
+    );
+}
+
+#[tokio::test]
+async fn remember_me_keeps_the_cookie_for_thirty_days() {
+    let (base, _) = serve().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let max_age = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| {
+                v.split(';')
+                    .find_map(|a| a.trim().strip_prefix("Max-Age="))
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+    };
+    for (remember, expected) in [(false, 7200), (true, session_demo::REMEMBER_FOR.as_secs())] {
+        let token = csrf_token(&page(&client, format!("{base}/login")).await);
+        let mut form = vec![
+            ("username", "ada"),
+            ("password", session_demo::DEMO_PASSWORD),
+            ("_token", token.as_str()),
+        ];
+        if remember {
+            form.push(("remember", "on"));
+        }
+        let response = client
+            .post(format!("{base}/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let age = max_age(&response).expect("the login set a cookie");
+        assert!(
+            (expected - 5..=expected).contains(&age),
+            "remember = {remember}: Max-Age {age}, expected about {expected}"
+        );
+    }
 }
 
 #[tokio::test]
