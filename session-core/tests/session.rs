@@ -278,3 +278,41 @@ async fn detached_sessions_read_empty_and_ignore_writes() {
     assert_eq!(committed.cookie, CookieAction::Unchanged);
     assert!(!committed.accessed);
 }
+
+#[tokio::test]
+async fn a_chosen_lifetime_outlasts_the_settings_and_a_deadline_still_ends_it() {
+    // The settings: idle for 1 s, ended after 2 s however active.
+    let mut browser = Browser::new(
+        SessionConfig::default()
+            .with_idle_timeout(Duration::from_secs(1))
+            .with_absolute_timeout(Some(Duration::from_secs(2))),
+    );
+    let s = browser.request();
+    s.insert("user", "ada").await.unwrap();
+    s.set_lifetime(Some(session_core::Lifetime::Idle(Duration::from_secs(3600))))
+        .await
+        .unwrap();
+    let deadline = Utc::now() + session_core::chrono::Duration::milliseconds(3500);
+    s.set_deadline(Some(deadline)).await.unwrap();
+    match browser.end(s).await {
+        CookieAction::Set { expires_at, .. } => {
+            assert_eq!(expires_at, deadline, "the expiry is capped by the session's deadline")
+        }
+        other => panic!("no cookie set: {other:?}"),
+    }
+
+    // Past the configured idle timeout and absolute timeout, the session lives on.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let s = browser.request();
+    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"));
+    assert!(matches!(
+        s.lifetime().await.unwrap(),
+        Some(session_core::Lifetime::Idle(_))
+    ));
+    browser.end(s).await;
+
+    // Past its own deadline, it ends.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let s = browser.request();
+    assert_eq!(s.get::<String>("user").await.unwrap(), None);
+}
