@@ -131,7 +131,7 @@ impl SessionToken {
     /// The store key derived from this token.
     pub fn key(&self) -> SessionKey {
         let digest = Sha256::digest(self.0.as_bytes());
-        SessionKey(hex::encode(digest))
+        SessionKey(hex_of(&digest))
     }
 }
 
@@ -199,7 +199,16 @@ impl SessionKey {
         hasher.update(purpose.as_bytes());
         hasher.update([0]);
         hasher.update(self.0.as_bytes());
-        SessionKey(hex::encode(hasher.finalize()))
+        SessionKey(hex_of(&hasher.finalize()))
+    }
+}
+
+/// Lowercase hex of a SHA-256 digest, written in one pass (this runs on every request).
+fn hex_of(digest: &[u8]) -> String {
+    let mut out = vec![0u8; digest.len() * 2];
+    match hex::encode_to_slice(digest, &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap_or_else(|_| hex::encode(digest)),
+        Err(_) => hex::encode(digest),
     }
 }
 

@@ -289,14 +289,19 @@ async fn a_chosen_lifetime_outlasts_the_settings_and_a_deadline_still_ends_it() 
     );
     let s = browser.request();
     s.insert("user", "ada").await.unwrap();
-    s.set_lifetime(Some(session_core::Lifetime::Idle(Duration::from_secs(3600))))
-        .await
-        .unwrap();
+    s.set_lifetime(Some(session_core::Lifetime::Idle(Duration::from_secs(
+        3600,
+    ))))
+    .await
+    .unwrap();
     let deadline = Utc::now() + session_core::chrono::Duration::milliseconds(3500);
     s.set_deadline(Some(deadline)).await.unwrap();
     match browser.end(s).await {
         CookieAction::Set { expires_at, .. } => {
-            assert_eq!(expires_at, deadline, "the expiry is capped by the session's deadline")
+            assert_eq!(
+                expires_at, deadline,
+                "the expiry is capped by the session's deadline"
+            )
         }
         other => panic!("no cookie set: {other:?}"),
     }
@@ -304,7 +309,10 @@ async fn a_chosen_lifetime_outlasts_the_settings_and_a_deadline_still_ends_it() 
     // Past the configured idle timeout and absolute timeout, the session lives on.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let s = browser.request();
-    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(
+        s.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
     assert!(matches!(
         s.lifetime().await.unwrap(),
         Some(session_core::Lifetime::Idle(_))

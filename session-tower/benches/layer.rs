@@ -39,7 +39,9 @@ fn request(cookie: Option<&str>) -> Request<Body> {
 }
 
 fn bench(c: &mut Criterion) {
+    // As `#[tokio::main]` builds it: the layer bounds its waits with the runtime's timers.
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
 

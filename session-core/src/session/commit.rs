@@ -126,7 +126,7 @@ impl Session {
         if let Some((kind, temporary, message)) = state.load_failure.take()
             && !state.loaded
         {
-            self.end_turn(&mut state, None).await;
+            self.end_turn(&mut state, |_| None).await;
             let err = Error::new(kind, Operation::Load)
                 .with_context(format!("the session could not be loaded: {message}"));
             return Err(if temporary { err.temporary() } else { err });
@@ -144,12 +144,11 @@ impl Session {
         let action = match self.commit_locked(&mut state).await {
             Ok(action) => action,
             Err(err) => {
-                self.end_turn(&mut state, None).await;
+                self.end_turn(&mut state, |_| None).await;
                 return Err(err);
             }
         };
-        let handoff = self.handoff(&state);
-        self.end_turn(&mut state, handoff).await;
+        self.end_turn(&mut state, |state| self.handoff(state)).await;
         let pending = std::mem::take(&mut state.pending_cookie);
         Ok(Committed {
             cookie: pending.then(action),
@@ -165,20 +164,22 @@ impl Session {
     pub async fn release(&self) {
         let mut state = self.inner.state.lock().await;
         // An uncommitted logout changed nothing stored, but left no record to hand on.
-        let handoff = if state.delete_on_commit.is_some() {
-            None
-        } else {
-            self.handoff(&state)
-        };
-        self.end_turn(&mut state, handoff).await;
+        self.end_turn(&mut state, |state| {
+            if state.delete_on_commit.is_some() {
+                None
+            } else {
+                self.handoff(state)
+            }
+        })
+        .await;
     }
 
     /// What the next request of this session may start from: the record as this request left
     /// it, or the knowledge that the session ended.
     fn handoff(&self, state: &State) -> Option<Handoff> {
-        let incoming = state.incoming.as_ref()?.key();
+        let incoming = state.incoming.as_ref()?;
         match (&state.base, state.confirmed) {
-            (Some((token, record)), Some(confirmed)) if token.key() == incoming => Some(Handoff {
+            (Some((token, record)), Some(confirmed)) if token == incoming => Some(Handoff {
                 record: Some(record.clone()),
                 confirmed,
                 pending: state.base_pending,
@@ -210,7 +211,7 @@ impl Session {
         let token = state.base.as_ref()?.0.clone();
         let turn = state.turn.take()?;
         let writes = !state.changes.is_empty();
-        let (reply, receiver) = tokio::sync::oneshot::channel();
+        let alone = !turn.others_here();
         let leader = {
             let slot = turn.place().slot().clone();
             let mut saves = slot.saves.lock().unwrap_or_else(PoisonError::into_inner);
@@ -222,8 +223,9 @@ impl Session {
                 return Some(Err(stale_base(&*store)));
             }
             let leader = !saves.flushing;
-            if leader && !writes {
-                // Nothing to write, nothing in flight: what this request read is stored.
+            if leader && (!writes || alone) {
+                // Nothing in flight, and nothing to write or no one to share a save with: the
+                // commit runs under the turn. What this request read is stored.
                 if state.base_pending.take().is_some()
                     && let (Some(current), Some((_, base))) = (&saves.current, &mut state.base)
                 {
@@ -234,23 +236,24 @@ impl Session {
                 return None;
             }
             if leader {
-                let base = state.base.as_ref().map(|(_, r)| r.clone());
+                let base = state.base.take().map(|(_, r)| r);
                 if state.base_pending.is_none() || saves.current.is_none() {
                     saves.current = base;
                 }
                 saves.flushing = true;
             }
+            let (reply, receiver) = tokio::sync::oneshot::channel();
             saves.open.push(Member {
                 changes: std::mem::take(&mut state.changes),
                 reads: std::mem::take(&mut state.reads),
                 reply,
             });
-            (leader, saves.epoch)
+            (leader, saves.epoch, receiver)
         };
-        let (leader, epoch) = leader;
+        let (leader, epoch, receiver) = leader;
         // The next request starts from this one's result, as it will be stored.
-        let handoff = state.view.as_ref().map(|view| Handoff {
-            record: Some(view.clone()),
+        let handoff = state.view.take().map(|view| Handoff {
+            record: Some(view),
             confirmed: Instant::now(),
             pending: Some(epoch),
         });
@@ -261,7 +264,14 @@ impl Session {
             drop(place);
         }
         let limit = self.inner.config.wait_timeout + self.inner.config.retry_budget;
-        let outcome = match tokio::time::timeout(limit, receiver).await {
+        let mut receiver = receiver;
+        // A leader's own save is done by now: no timer needed.
+        let answered = receiver.try_recv().ok();
+        let waited = match answered {
+            Some(reply) => Ok(Ok(reply)),
+            None => tokio::time::timeout(limit, receiver).await,
+        };
+        let outcome = match waited {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(Error::busy(
                 Operation::Save,
@@ -429,7 +439,6 @@ impl Session {
         changes: &[Change],
         reads: &Reads,
     ) -> Result<Written> {
-        let key = token.key();
         let started = Instant::now();
         let budget = self.inner.config.retry_budget;
         let mut next = match view {
@@ -448,7 +457,7 @@ impl Session {
                     return Ok(Written::Stored(token, next));
                 }
                 Err(e) if e.kind() == ErrorKind::Conflict => {
-                    let latest = match store.load(&key).await? {
+                    let latest = match store.load(&base.key).await? {
                         Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
                         _ => return Ok(Written::Gone),
                     };
@@ -618,6 +627,7 @@ fn stale_base(store: &dyn SessionStore) -> Error {
 impl State {
     /// Whether the session as it stands has an owner.
     fn signed_in(&self) -> bool {
-        self.view.as_ref().is_some_and(|r| r.owner.is_some())
+        let record = self.view.as_ref().or(self.base.as_ref().map(|(_, r)| r));
+        record.is_some_and(|r| r.owner.is_some())
     }
 }

@@ -607,12 +607,12 @@ impl Session {
 
     /// Ends this request's turn: leaves `handoff` for the next request of the session, gives up
     /// the distributed lock, and lets the next request run.
-    async fn end_turn(&self, state: &mut State, handoff: Option<Handoff>) {
+    async fn end_turn(&self, state: &mut State, handoff: impl FnOnce(&State) -> Option<Handoff>) {
         if let Some(held) = state.lock.take() {
             held.release().await;
         }
         if let Some(turn) = state.turn.take() {
-            drop(turn.pass(handoff));
+            turn.end(|| handoff(state));
         }
     }
 

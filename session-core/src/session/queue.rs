@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -81,8 +81,7 @@ pub struct SessionQueue {
 }
 
 struct QueueInner {
-    shards: [Mutex<HashMap<SessionKey, Arc<Slot>>>; SHARDS],
-    hasher: std::hash::RandomState,
+    shards: [Mutex<Slots>; SHARDS],
     lock: Option<Arc<dyn SessionLock>>,
     undecodable: AtomicU64,
     refused: AtomicU64,
@@ -103,7 +102,6 @@ impl Default for QueueInner {
     fn default() -> Self {
         QueueInner {
             shards: std::array::from_fn(|_| Mutex::default()),
-            hasher: std::hash::RandomState::new(),
             lock: None,
             undecodable: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -111,11 +109,42 @@ impl Default for QueueInner {
     }
 }
 
+/// The sessions of one shard with a request running or waiting.
+type Slots = HashMap<SessionKey, Arc<Slot>, BuildHasherDefault<KeyHasher>>;
+
+/// Hashes a session key by its first bytes. A key is the hex SHA-256 of a token, so its
+/// prefix is already uniformly distributed, and nobody can choose tokens whose keys collide:
+/// hashing it again would only cost time on every request.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn prefix(bytes: &[u8]) -> u64 {
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        u64::from_le_bytes(head)
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `str` hashing ends with a one-byte terminator; only the text counts.
+        if bytes.len() > 1 {
+            self.0 = self.0.rotate_left(5) ^ Self::prefix(bytes);
+        }
+    }
+}
+
 /// One session's place in the queue: whoever holds `turn` runs; the value is what the last
 /// holder left for the next one. `saves` holds the changes of requests that have passed their
 /// turn on and wait for them to be stored together (see [`super::pipeline`]).
-#[derive(Default)]
 pub(crate) struct Slot {
+    key: SessionKey,
     turn: Arc<tokio::sync::Mutex<Option<Handoff>>>,
     pub(crate) saves: Mutex<Saves>,
     /// Woken when the saves in flight are all done.
@@ -187,8 +216,9 @@ impl SessionQueue {
             .sum()
     }
 
-    fn shard(&self, key: &SessionKey) -> &Mutex<HashMap<SessionKey, Arc<Slot>>> {
-        &self.inner.shards[(self.inner.hasher.hash_one(key) as usize) % SHARDS]
+    fn shard(&self, key: &SessionKey) -> &Mutex<Slots> {
+        let mixed = KeyHasher::prefix(key.as_str().as_bytes()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        &self.inner.shards[(mixed >> 58) as usize % SHARDS]
     }
 
     /// Waits for `key`'s turn, at most `wait`.
@@ -198,15 +228,33 @@ impl SessionQueue {
                 .shard(key)
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            shard.entry(key.clone()).or_default().clone()
+            match shard.get(key) {
+                Some(slot) => slot.clone(),
+                None => {
+                    let slot = Arc::new(Slot {
+                        key: key.clone(),
+                        turn: Arc::default(),
+                        saves: Mutex::default(),
+                        drained: tokio::sync::Notify::new(),
+                    });
+                    shard.insert(key.clone(), slot.clone());
+                    slot
+                }
+            }
         };
         // From here on, dropping `place` (a timeout included) tidies the map.
         let place = Place {
             queue: self.clone(),
-            key: key.clone(),
             slot,
         };
         let turn = place.slot.turn.clone();
+        // No one ahead: no timer needed.
+        if let Ok(guard) = turn.clone().try_lock_owned() {
+            return Ok(Turn {
+                guard: Some(guard),
+                place,
+            });
+        }
         match tokio::time::timeout(wait, turn.lock_owned()).await {
             Ok(guard) => Ok(Turn {
                 guard: Some(guard),
@@ -235,7 +283,6 @@ impl fmt::Debug for SessionQueue {
 /// one else holds or waits for it (or saves for it).
 pub(crate) struct Place {
     queue: SessionQueue,
-    key: SessionKey,
     slot: Arc<Slot>,
 }
 
@@ -249,19 +296,18 @@ impl Place {
     pub(crate) fn another(&self) -> Place {
         let _shard = self
             .queue
-            .shard(&self.key)
+            .shard(&self.slot.key)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         Place {
             queue: self.queue.clone(),
-            key: self.key.clone(),
             slot: self.slot.clone(),
         }
     }
 
     /// The session's key.
     pub(crate) fn key(&self) -> &SessionKey {
-        &self.key
+        &self.slot.key
     }
 }
 
@@ -269,12 +315,12 @@ impl Drop for Place {
     fn drop(&mut self) {
         let mut shard = self
             .queue
-            .shard(&self.key)
+            .shard(&self.slot.key)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         // The map holds one reference and this place another: no one else is here.
         if Arc::strong_count(&self.slot) == 2 {
-            shard.remove(&self.key);
+            shard.remove(&self.slot.key);
         }
     }
 }
@@ -318,6 +364,23 @@ impl Turn {
             *guard = handoff;
         }
         self.place.another()
+    }
+
+    /// Ends the turn, leaving what `handoff` makes for the next holder when another request
+    /// of the session is here to take it (made only then: with no one waiting, the session's
+    /// slot goes with this turn).
+    pub(crate) fn end(mut self, handoff: impl FnOnce() -> Option<Handoff>) {
+        if let Some(mut guard) = self.guard.take()
+            && self.others_here()
+        {
+            *guard = handoff();
+        }
+    }
+
+    /// Whether another request holds a place in this session's slot (waiting, or saving).
+    pub(crate) fn others_here(&self) -> bool {
+        // The map's reference and this turn's.
+        Arc::strong_count(&self.place.slot) > 2
     }
 
     /// The place this turn holds.

@@ -1,7 +1,5 @@
 //! What a handler read, so a commit can tell whether its changes still follow from it.
 
-use std::collections::HashMap;
-
 use super::State;
 use super::change::Change;
 use crate::record::{Data, Record, Value};
@@ -9,8 +7,9 @@ use crate::record::{Data, Record, Value};
 /// The parts of the record the handler's code saw, with the values it saw.
 #[derive(Debug, Default)]
 pub(crate) struct Reads {
-    /// Values read before this request wrote them (`None`: the key was absent).
-    pub(crate) keys: HashMap<String, Option<Value>>,
+    /// Values read before this request wrote them (`None`: the key was absent). A handler
+    /// reads few keys: a list is cheaper than a map.
+    pub(crate) keys: Vec<(String, Option<Value>)>,
     /// The whole data map, when it was read.
     pub(crate) all: Option<Data>,
     /// The owner, when it was read.
@@ -42,7 +41,7 @@ impl State {
     /// Records a read of `key`, unless this request already replaced its value (a read of its
     /// own write depends on nothing stored).
     pub(crate) fn note_read(&mut self, key: &str) {
-        if self.reads.keys.contains_key(key) {
+        if self.reads.keys.iter().any(|(k, _)| k == key) {
             return;
         }
         let overwritten = self.changes.iter().any(|c| match c {
@@ -55,7 +54,7 @@ impl State {
                 .base
                 .as_ref()
                 .and_then(|(_, r)| r.data.get(key).cloned());
-            self.reads.keys.insert(key.to_owned(), seen);
+            self.reads.keys.push((key.to_owned(), seen));
         }
     }
 
