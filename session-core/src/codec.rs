@@ -22,7 +22,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::record::Record;
+use crate::record::{Record, check_owner};
 
 const MAGIC: u8 = b'S';
 const HEADER_LEN: usize = 3;
@@ -95,6 +95,7 @@ impl Codec for MessagePack {
     }
 
     fn encode(&self, record: &Record) -> Result<Vec<u8>> {
+        check_owner(record.owner.as_deref(), Operation::Encode)?;
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&Format::MessagePack.header());
         let mut ser = rmp_serde::Serializer::new(&mut out).with_struct_map();
@@ -113,6 +114,7 @@ impl Codec for Json {
     }
 
     fn encode(&self, record: &Record) -> Result<Vec<u8>> {
+        check_owner(record.owner.as_deref(), Operation::Encode)?;
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&Format::Json.header());
         serde_json::to_writer(&mut out, record).map_err(encode_error)?;
@@ -210,6 +212,9 @@ mod tests {
         r.deadline = Some(Utc::now() + Duration::hours(8));
         r.owner = Some("user-7".into());
         r.version = 12;
+        r.lifetime = Some(crate::Lifetime::Idle(std::time::Duration::from_secs(
+            86_400,
+        )));
         r
     }
 
@@ -223,6 +228,7 @@ mod tests {
             && a.deadline.map(us) == b.deadline.map(us)
             && a.owner == b.owner
             && a.version == b.version
+            && a.lifetime == b.lifetime
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     /// Always temporary: the request can be retried (the tower layer answers `503` with
     /// `Retry-After`).
     Busy,
+    /// A value the session cannot hold, refused before any store call: an owner longer than
+    /// [`MAX_OWNER_BYTES`](crate::MAX_OWNER_BYTES).
+    Invalid,
 }
 
 impl ErrorKind {
@@ -58,6 +61,7 @@ impl ErrorKind {
             ErrorKind::TooLarge => "too large",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Busy => "session busy",
+            ErrorKind::Invalid => "invalid value",
         }
     }
 }

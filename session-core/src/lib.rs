@@ -58,7 +58,7 @@ pub use lock::{LockLease, SessionLock, StoreLock};
 pub use memory::MemoryStore;
 #[cfg(feature = "moka")]
 pub use moka::{MokaStore, MokaStoreBuilder};
-pub use record::{Data, Lifetime, Record, Value};
+pub use record::{Data, Lifetime, MAX_OWNER_BYTES, Record, Value};
 #[cfg(feature = "axum")]
 pub use session::MissingSessionLayer;
 pub use session::{

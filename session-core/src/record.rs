@@ -67,6 +67,27 @@ pub struct Record {
     pub lifetime: Option<Lifetime>,
 }
 
+/// The longest owner ([`Record::owner`]) a session can carry, in bytes of UTF-8. Every store
+/// holds an owner this long (the SQL schemas size their column for it); the codecs and
+/// [`Session::set_owner`](crate::Session::set_owner) refuse a longer one with
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) before any store call.
+pub const MAX_OWNER_BYTES: usize = 255;
+
+/// Refuses an owner longer than [`MAX_OWNER_BYTES`].
+pub(crate) fn check_owner(owner: Option<&str>, operation: Operation) -> Result<()> {
+    match owner {
+        Some(owner) if owner.len() > MAX_OWNER_BYTES => {
+            Err(
+                Error::new(ErrorKind::Invalid, operation).with_context(format!(
+                    "the session owner is {} bytes; the limit is {MAX_OWNER_BYTES}",
+                    owner.len()
+                )),
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
 /// How long a session lasts, when a handler chooses it for one session rather than leaving it
 /// to the settings ([`Session::set_lifetime`](crate::Session::set_lifetime)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -324,3 +324,17 @@ async fn a_chosen_lifetime_outlasts_the_settings_and_a_deadline_still_ends_it() 
     let s = browser.request();
     assert_eq!(s.get::<String>("user").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn an_owner_past_the_limit_is_refused_before_any_store_call() {
+    let mut browser = Browser::new(SessionConfig::default());
+    let s = browser.request();
+    s.insert("user", "ada").await.unwrap();
+    let long = "o".repeat(session_core::MAX_OWNER_BYTES + 1);
+    let err = s.set_owner(Some(&long)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("255"), "{err}");
+    s.set_owner(Some(&long[1..])).await.unwrap();
+    browser.end(s).await;
+    assert_eq!(browser.store.len(), 1);
+}

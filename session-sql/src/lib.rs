@@ -34,7 +34,10 @@
 //!
 //! MySQL/MariaDB (`session_key CHAR(64) CHARACTER SET ascii`, `owner VARCHAR(255)`, `data
 //! LONGBLOB`, indexes inline, `utf8mb4_bin`) and SQLite (`TEXT`, `INTEGER`, `BLOB`) have the same
-//! columns. `session_key` is the SHA-256 of the visitor's token, never the token.
+//! columns. `session_key` is the SHA-256 of the visitor's token, never the token. `owner` holds
+//! any owner within `session_core::MAX_OWNER_BYTES` (255 bytes of UTF-8; MySQL's
+//! `VARCHAR(255)` counts characters, so it holds them all); a longer one is refused before the
+//! database sees it.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), session_core::Error> {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use session_core::{ErrorKind, Record, SessionKey, SessionStore};
+use session_core::{ErrorKind, MAX_OWNER_BYTES, Record, SessionKey, SessionStore};
 
 use super::lifecycle::must_load;
 use crate::case::{Fixture, cases, long_lived, short_lived, wait_past};
@@ -14,6 +14,7 @@ cases!("store":
     owner_index_follows_owner_changes => OwnerIndex,
     delete_by_owner_revokes_only_that_owner => OwnerIndex,
     owner_index_without_capability_is_unsupported => NoOwnerIndex,
+    owner_at_the_limit_is_kept_and_one_past_it_refused => Nothing,
 );
 
 /// An owner name no other case uses, even against a shared backend.
@@ -168,5 +169,65 @@ async fn owner_index_without_capability_is_unsupported(fx: Fixture) -> CaseResul
         ErrorKind::Unsupported,
         "delete by owner",
     )?;
+    Ok(())
+}
+
+async fn owner_at_the_limit_is_kept_and_one_past_it_refused(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    // Exactly the limit in bytes, with multi-byte characters, unique to this run.
+    let mut at_limit = owner("limit");
+    while at_limit.len() + "é".len() <= MAX_OWNER_BYTES {
+        at_limit.push('é');
+    }
+    while at_limit.len() < MAX_OWNER_BYTES {
+        at_limit.push('o');
+    }
+    ensure_eq!(at_limit.len(), MAX_OWNER_BYTES, "the test owner's length");
+
+    let record = owned(long_lived(), &at_limit);
+    store.create(&record).await?;
+    let loaded = must_load(&*store, &record.key).await?;
+    ensure_eq!(
+        loaded.owner.as_deref(),
+        Some(at_limit.as_str()),
+        "an owner at the limit"
+    );
+    if fx.caps.owner_index {
+        ensure_eq!(
+            listed(&*store, &at_limit).await?,
+            BTreeSet::from([record.key.clone()]),
+            "the owner index for an owner at the limit"
+        );
+    }
+
+    let past = format!("{at_limit}x");
+    let refused = owned(long_lived(), &past);
+    expect_kind(
+        store.create(&refused).await,
+        ErrorKind::Invalid,
+        "create with an owner one byte past the limit",
+    )?;
+    ensure!(
+        store.load(&refused.key).await?.is_none(),
+        "a record with an owner past the limit was stored"
+    );
+    let mut changed = loaded.clone();
+    changed.owner = Some(past);
+    expect_kind(
+        store.save(&changed).await,
+        ErrorKind::Invalid,
+        "save with an owner one byte past the limit",
+    )?;
+    let kept = must_load(&*store, &record.key).await?;
+    ensure_eq!(
+        kept.owner.as_deref(),
+        Some(at_limit.as_str()),
+        "the owner after a refused save"
+    );
+    ensure_eq!(
+        kept.version,
+        loaded.version,
+        "the version after a refused save"
+    );
     Ok(())
 }

@@ -347,7 +347,11 @@ impl Session {
 
     /// Records which user the session belongs to (on login), or none (on logout), so the
     /// store's owner index can list and revoke a user's sessions.
+    ///
+    /// An owner longer than [`MAX_OWNER_BYTES`](crate::MAX_OWNER_BYTES) is refused with
+    /// [`ErrorKind::Invalid`], before any store call.
     pub async fn set_owner(&self, owner: Option<&str>) -> Result<()> {
+        crate::record::check_owner(owner, Operation::Other)?;
         self.change(Change::Owner(owner.map(str::to_owned))).await
     }
 
