@@ -12,6 +12,7 @@ macro_rules! sql_store {
             sql: std::sync::Arc<$crate::table::Statements>,
             codec: std::sync::Arc<dyn session_core::Codec>,
             sweep_batch: i64,
+            timeout: std::time::Duration,
         }
 
         impl $store {
@@ -26,6 +27,7 @@ macro_rules! sql_store {
                     sql: std::sync::Arc::new($dialect.statements(table)),
                     codec: session_core::codec::default_codec(),
                     sweep_batch: 1000,
+                    timeout: $crate::store::DEFAULT_TIMEOUT,
                 })
             }
 
@@ -72,6 +74,28 @@ macro_rules! sql_store {
             pub fn with_sweep_batch(mut self, rows: u32) -> Self {
                 self.sweep_batch = i64::from(rows.max(1));
                 self
+            }
+
+            /// Bounds every operation (waiting for a connection, and the statements it runs)
+            /// by `timeout` (default 2 s). An operation that takes longer fails with a
+            /// temporary [`ErrorKind::Timeout`](session_core::ErrorKind::Timeout), which the
+            /// session layer answers with `503`: a database that stopped answering never holds
+            /// a request longer than this. A sweep bounds each of its batches.
+            pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.timeout = timeout;
+                self
+            }
+
+            /// Runs `operation`, failing with a temporary timeout past the store's limit.
+            async fn bounded<T>(
+                &self,
+                op: session_core::Operation,
+                operation: impl std::future::Future<Output = session_core::Result<T>>,
+            ) -> session_core::Result<T> {
+                match tokio::time::timeout(self.timeout, operation).await {
+                    Ok(result) => result,
+                    Err(_) => Err($crate::store::timed_out(op, self.timeout, $name)),
+                }
             }
 
             /// The connection pool.
@@ -122,6 +146,69 @@ macro_rules! sql_store {
                 &self,
                 key: &session_core::SessionKey,
             ) -> session_core::Result<Option<session_core::Record>> {
+                self.bounded(session_core::Operation::Load, self.load_now(key))
+                    .await
+            }
+
+            async fn create(&self, record: &session_core::Record) -> session_core::Result<()> {
+                self.bounded(session_core::Operation::Create, self.create_now(record))
+                    .await
+            }
+
+            async fn save(&self, record: &session_core::Record) -> session_core::Result<u64> {
+                self.bounded(session_core::Operation::Save, self.save_now(record))
+                    .await
+            }
+
+            async fn touch(
+                &self,
+                key: &session_core::SessionKey,
+                expires_at: session_core::chrono::DateTime<session_core::chrono::Utc>,
+            ) -> session_core::Result<()> {
+                self.bounded(
+                    session_core::Operation::Touch,
+                    self.touch_now(key, expires_at),
+                )
+                .await
+            }
+
+            async fn delete(&self, key: &session_core::SessionKey) -> session_core::Result<()> {
+                self.bounded(session_core::Operation::Delete, self.delete_now(key))
+                    .await
+            }
+
+            async fn sweep(&self) -> session_core::Result<u64> {
+                // A sweep runs batch after batch; each statement gets the whole limit.
+                self.sweep_now().await
+            }
+
+            async fn list_by_owner(
+                &self,
+                owner: &str,
+            ) -> session_core::Result<Vec<session_core::SessionKey>> {
+                self.bounded(
+                    session_core::Operation::ListByOwner,
+                    self.list_by_owner_now(owner),
+                )
+                .await
+            }
+
+            async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
+                self.bounded(
+                    session_core::Operation::DeleteByOwner,
+                    self.delete_by_owner_now(owner),
+                )
+                .await
+            }
+        }
+
+        /// The operations as the database runs them; the trait's methods bound each by the
+        /// operation timeout.
+        impl $store {
+            async fn load_now(
+                &self,
+                key: &session_core::SessionKey,
+            ) -> session_core::Result<Option<session_core::Record>> {
                 use sqlx::Row;
                 const OP: session_core::Operation = session_core::Operation::Load;
                 let row = sqlx::query(&self.sql.load)
@@ -137,7 +224,7 @@ macro_rules! sql_store {
                 $crate::store::record(&*self.codec, &data, version, expires, $name).map(Some)
             }
 
-            async fn create(&self, record: &session_core::Record) -> session_core::Result<()> {
+            async fn create_now(&self, record: &session_core::Record) -> session_core::Result<()> {
                 const OP: session_core::Operation = session_core::Operation::Create;
                 let data = $crate::store::encode(&*self.codec, record, OP, $name)?;
                 let insert = || {
@@ -171,7 +258,7 @@ macro_rules! sql_store {
                 insert().await.map(|_| ()).map_err(|e| Self::fail(e, OP))
             }
 
-            async fn save(&self, record: &session_core::Record) -> session_core::Result<u64> {
+            async fn save_now(&self, record: &session_core::Record) -> session_core::Result<u64> {
                 const OP: session_core::Operation = session_core::Operation::Save;
                 let data = $crate::store::encode(&*self.codec, record, OP, $name)?;
                 let now = $crate::store::now_millis();
@@ -206,7 +293,7 @@ macro_rules! sql_store {
                 })
             }
 
-            async fn touch(
+            async fn touch_now(
                 &self,
                 key: &session_core::SessionKey,
                 expires_at: session_core::chrono::DateTime<session_core::chrono::Utc>,
@@ -237,7 +324,7 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn delete(&self, key: &session_core::SessionKey) -> session_core::Result<()> {
+            async fn delete_now(&self, key: &session_core::SessionKey) -> session_core::Result<()> {
                 sqlx::query(&self.sql.delete)
                     .bind(key.as_str())
                     .execute(&self.pool)
@@ -246,18 +333,20 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn sweep(&self) -> session_core::Result<u64> {
+            async fn sweep_now(&self) -> session_core::Result<u64> {
                 const OP: session_core::Operation = session_core::Operation::Sweep;
                 let now = $crate::store::now_millis();
                 let mut total = 0;
                 loop {
-                    let done = sqlx::query(&self.sql.sweep_batch)
-                        .bind(now)
-                        .bind(self.sweep_batch)
-                        .execute(&self.pool)
-                        .await
-                        .map_err(|e| Self::fail(e, OP))?
-                        .rows_affected();
+                    let batch = async {
+                        sqlx::query(&self.sql.sweep_batch)
+                            .bind(now)
+                            .bind(self.sweep_batch)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(|e| Self::fail(e, OP))
+                    };
+                    let done = self.bounded(OP, batch).await?.rows_affected();
                     total += done;
                     if done < self.sweep_batch as u64 {
                         return Ok(total);
@@ -267,7 +356,7 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn list_by_owner(
+            async fn list_by_owner_now(
                 &self,
                 owner: &str,
             ) -> session_core::Result<Vec<session_core::SessionKey>> {
@@ -283,7 +372,7 @@ macro_rules! sql_store {
                     .collect()
             }
 
-            async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
+            async fn delete_by_owner_now(&self, owner: &str) -> session_core::Result<u64> {
                 let deleted = sqlx::query(&self.sql.delete_by_owner)
                     .bind(owner)
                     .bind($crate::store::now_millis())
@@ -300,6 +389,17 @@ pub(crate) use sql_store;
 
 use session_core::chrono::Utc;
 use session_core::{Codec, Error, ErrorKind, Operation, Record, Result, SessionKey};
+
+/// How long an operation may take by default.
+pub(crate) const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The temporary error of an operation that took longer than `limit`.
+pub(crate) fn timed_out(op: Operation, limit: std::time::Duration, store: &'static str) -> Error {
+    Error::new(ErrorKind::Timeout, op)
+        .with_store(store)
+        .with_context(format!("the database did not answer within {limit:?}"))
+        .temporary()
+}
 
 pub(crate) fn now_millis() -> i64 {
     Utc::now().timestamp_millis()
