@@ -46,15 +46,49 @@ pub struct DynamoStore {
     codec: Arc<dyn Codec>,
 }
 
+/// How long a call may take by default, retries included.
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl DynamoStore {
     /// A store on `client`, keeping sessions in `table` (which must exist; see
     /// [`DynamoStore::create_table`]).
+    ///
+    /// Every call is bounded: when the client's configuration sets no operation timeout, the
+    /// store sets one of 2 s (retries included); see [`DynamoStore::with_timeout`].
     pub fn new(client: Client, table: &str) -> Self {
-        DynamoStore {
+        let bounded = client
+            .config()
+            .timeout_config()
+            .is_some_and(|t| t.operation_timeout().is_some());
+        let store = DynamoStore {
             client,
             table: table.into(),
             codec: default_codec(),
+        };
+        if bounded {
+            store
+        } else {
+            store.with_timeout(DEFAULT_TIMEOUT)
         }
+    }
+
+    /// Bounds every call, retries included, by `timeout`, and each connection attempt by it
+    /// too. A call that takes longer fails with a temporary
+    /// [`ErrorKind::Timeout`](session_core::ErrorKind::Timeout), which the session layer
+    /// answers with `503`.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .operation_timeout(timeout)
+            .connect_timeout(timeout)
+            .build();
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .build();
+        self.client = Client::from_conf(config);
+        self
     }
 
     /// A store with the client from the standard AWS configuration (environment, profile,

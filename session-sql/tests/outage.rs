@@ -1,13 +1,13 @@
-//! PostgreSQL frozen mid-test: every operation fails with a temporary timeout within the
+//! PostgreSQL and MariaDB frozen mid-test: every operation fails with a temporary timeout within the
 //! store's limit instead of waiting out the pause, and the store recovers by itself, with
 //! every write acknowledged before the pause still there.
 
 use std::time::{Duration, Instant};
 
-use session_conformance::provision::{self, POSTGRES, Ready};
+use session_conformance::provision::{self, MYSQL, POSTGRES, Ready};
 use session_core::chrono::Utc;
 use session_core::{ErrorKind, Record, SessionKey, SessionStore};
-use session_sql::PostgresStore;
+use session_sql::{MySqlStore, PostgresStore};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -41,11 +41,56 @@ async fn own_postgres() -> Option<(provision::Container, PostgresStore)> {
     Some((container, store))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_frozen_database_times_out_instead_of_holding_the_request() {
-    let Some((container, store)) = own_postgres().await else {
-        return;
+/// A MariaDB container of its own, and a store on it; `None` when no container can be
+/// started and MySQL is not required.
+async fn own_mariadb() -> Option<(provision::Container, MySqlStore)> {
+    let image = provision::image_for(&MYSQL);
+    let env = &[
+        ("MARIADB_USER", "session"),
+        ("MARIADB_PASSWORD", "session"),
+        ("MARIADB_DATABASE", "sessions"),
+        ("MARIADB_ROOT_PASSWORD", "session"),
+    ];
+    let ready = Ready::Stderr("ready for connections");
+    let container = match provision::start_container(&image, 3306, ready, env).await {
+        Ok(container) => container,
+        Err(reason) if !provision::required("mysql") => {
+            eprintln!(
+                "skipped: no MariaDB container ({reason}); set SESSION_TEST_REQUIRE=all to fail"
+            );
+            return None;
+        }
+        Err(reason) => panic!("MySQL is required but no container started: {reason}"),
     };
+    let url = format!(
+        "mysql://session:session@{}:{}/sessions",
+        container.host, container.port
+    );
+    let store = provision::retry("connecting to MariaDB", Duration::from_secs(60), || {
+        MySqlStore::connect(&url, "outage", 4)
+    })
+    .await
+    .expect("connect")
+    .with_timeout(TIMEOUT);
+    store.migrate().await.expect("migrate");
+    Some((container, store))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_postgres_times_out_instead_of_holding_the_request() {
+    if let Some((container, store)) = own_postgres().await {
+        frozen_then_back(container, store).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_mariadb_times_out_instead_of_holding_the_request() {
+    if let Some((container, store)) = own_mariadb().await {
+        frozen_then_back(container, store).await;
+    }
+}
+
+async fn frozen_then_back(container: provision::Container, store: impl SessionStore) {
     let mut records = Vec::new();
     for _ in 0..5 {
         let record = Record::new(
@@ -85,7 +130,10 @@ async fn a_frozen_database_times_out_instead_of_holding_the_request() {
             "a load took {took:?} against a {TIMEOUT:?} limit"
         );
     }
-    eprintln!("longest operation while frozen: {longest:?}");
+    eprintln!(
+        "{}: longest operation while frozen: {longest:?}",
+        store.name()
+    );
 
     container.unpause().await.expect("unpause");
     let ready = Instant::now();
@@ -99,7 +147,11 @@ async fn a_frozen_database_times_out_instead_of_holding_the_request() {
     })
     .await
     .expect("the store recovers once the database answers again");
-    eprintln!("recovered {:?} after the unpause", ready.elapsed());
+    eprintln!(
+        "{}: recovered {:?} after the unpause",
+        store.name(),
+        ready.elapsed()
+    );
     assert_eq!(back.key, records[4].key);
     // Every write acknowledged before the pause is still there (the delete during the pause
     // may or may not have reached the database before it froze).
