@@ -9,6 +9,10 @@ use session_conformance::{SetupError, Suite, provision};
 use session_dynamo::DynamoStore;
 use tokio::sync::OnceCell;
 
+/// The operation limit in the cases: they check behaviour, not latency, and a machine running
+/// every suite at once can take seconds per statement (the outage tests check the limit).
+const CASE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn client() -> Result<Client, SetupError> {
     let endpoint = provision::dynamodb().await?;
     let config = aws_sdk_dynamodb::Config::builder()
@@ -22,7 +26,9 @@ async fn client() -> Result<Client, SetupError> {
 
 fn main() -> std::process::ExitCode {
     Suite::new("dynamodb", |cx| async move {
-        let store = DynamoStore::new(client().await?, cx.namespace()).with_codec(cx.codec());
+        let store = DynamoStore::new(client().await?, cx.namespace())
+            .with_codec(cx.codec())
+            .with_timeout(CASE_LIMIT);
         // Calls with one namespace create its table once.
         let created = cx.shared(|| Arc::new(OnceCell::<()>::new()));
         created.get_or_try_init(|| store.create_table()).await?;

@@ -8,6 +8,10 @@ use session_sql::MySqlStore;
 use sqlx::MySqlPool;
 use tokio::sync::OnceCell;
 
+/// The operation limit in the cases: they check behaviour, not latency, and a machine running
+/// every suite at once can take seconds per statement (the outage tests check the limit).
+const CASE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn pool() -> Result<MySqlPool, SetupError> {
     static POOL: OnceCell<MySqlPool> = OnceCell::const_new();
     let url = provision::mysql().await?.url.clone();
@@ -24,7 +28,9 @@ async fn pool() -> Result<MySqlPool, SetupError> {
 
 fn main() -> std::process::ExitCode {
     Suite::new("mysql", |cx| async move {
-        let store = MySqlStore::new(pool().await?, cx.namespace())?.with_codec(cx.codec());
+        let store = MySqlStore::new(pool().await?, cx.namespace())?
+            .with_codec(cx.codec())
+            .with_timeout(CASE_LIMIT);
         store.migrate().await?;
         Ok(store)
     })

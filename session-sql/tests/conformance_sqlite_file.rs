@@ -7,6 +7,10 @@ use session_conformance::Suite;
 use session_sql::SqliteStore;
 use tokio::sync::OnceCell;
 
+/// The operation limit in the cases: they check behaviour, not latency, and a machine running
+/// every suite at once can take seconds per statement (the outage tests check the limit).
+const CASE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn main() -> std::process::ExitCode {
     Suite::new("sqlite-file", |cx| async move {
         // Calls with one namespace share one store (one pool on one file).
@@ -16,7 +20,10 @@ fn main() -> std::process::ExitCode {
         let store = cell
             .get_or_try_init(|| SqliteStore::open(path, "sessions"))
             .await?;
-        Ok(store.clone().with_codec(cx.codec()))
+        Ok(store
+            .clone()
+            .with_codec(cx.codec())
+            .with_timeout(CASE_LIMIT))
     })
     .run()
 }

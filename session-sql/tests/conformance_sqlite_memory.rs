@@ -6,13 +6,20 @@ use session_conformance::Suite;
 use session_sql::SqliteStore;
 use tokio::sync::OnceCell;
 
+/// The operation limit in the cases: they check behaviour, not latency, and a machine running
+/// every suite at once can take seconds per statement (the outage tests check the limit).
+const CASE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn main() -> std::process::ExitCode {
     Suite::new("sqlite-memory", |cx| async move {
         let cell = cx.shared(|| Arc::new(OnceCell::<SqliteStore>::new()));
         let store = cell
             .get_or_try_init(|| SqliteStore::in_memory("sessions"))
             .await?;
-        Ok(store.clone().with_codec(cx.codec()))
+        Ok(store
+            .clone()
+            .with_codec(cx.codec())
+            .with_timeout(CASE_LIMIT))
     })
     .run()
 }

@@ -10,8 +10,10 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
-use session_core::{Error, Session};
+use session_core::Session;
 use tower::{Layer, Service};
+
+use crate::layer::error_response;
 
 /// Rejects unsafe requests (`POST`, `PUT`, `PATCH`, `DELETE` and any other method but `GET`,
 /// `HEAD`, `OPTIONS` and `TRACE`) that do not present the session's CSRF token
@@ -214,13 +216,4 @@ where
             inner.call(Request::from_parts(parts, body)).await
         })
     }
-}
-
-fn error_response<B: From<&'static str>>(err: &Error) -> Response<B> {
-    err.report();
-    let (code, message) = err.response();
-    refuse(
-        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        message,
-    )
 }

@@ -549,7 +549,8 @@ enum Outgoing {
     Nothing,
 }
 
-fn error_response<B: From<&'static str>>(err: &Error) -> Response<B> {
+/// The response for a session error, as [`Error::response`] says, logged with [`Error::report`].
+pub(crate) fn error_response<B: From<&'static str>>(err: &Error) -> Response<B> {
     err.report();
     let (code, message) = err.response();
     let mut response = Response::new(B::from(message));

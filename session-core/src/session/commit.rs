@@ -23,11 +23,10 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::pipeline::{Member, flush};
+use super::pipeline::{Member, flush, pause_before_retry};
 use super::{Handoff, Session, State};
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::id::SessionToken;
-use crate::lock::backoff;
 use crate::record::{Lifetime, Record};
 use crate::session::change::Change;
 use crate::session::reads::Reads;
@@ -462,24 +461,7 @@ impl Session {
                         _ => return Ok(Written::Gone),
                     };
                     self.check_reads(store, reads, &latest, changes)?;
-                    let elapsed = started.elapsed();
-                    if elapsed >= budget {
-                        return Err(Error::busy(
-                            Operation::Save,
-                            format!(
-                                "concurrent writers kept changing the session for longer than the retry budget ({budget:?}, {attempt} retries)"
-                            ),
-                        )
-                        .with_store(store.name().to_owned()));
-                    }
-                    let pause = backoff(
-                        attempt,
-                        std::time::Duration::from_millis(1),
-                        std::time::Duration::from_millis(50),
-                    )
-                    .min(budget - elapsed);
-                    tokio::time::sleep(pause).await;
-                    attempt = attempt.saturating_add(1);
+                    pause_before_retry(started, budget, &mut attempt, store).await?;
                     next = self.replay(latest, changes);
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Written::Gone),

@@ -186,22 +186,38 @@ async fn store_members(
                     Some(latest) if !config.past_deadline(&latest, Utc::now()) => latest,
                     _ => return Ok((None, verdicts)),
                 };
-                let elapsed = started.elapsed();
-                if elapsed >= budget {
-                    return Err(Error::busy(
-                        Operation::Save,
-                        format!(
-                            "concurrent writers kept changing the session for longer than the retry budget ({budget:?}, {attempt} retries)"
-                        ),
-                    )
-                    .with_store(store.name().to_owned()));
-                }
-                let pause = backoff(attempt, Duration::from_millis(1), Duration::from_millis(50))
-                    .min(budget - elapsed);
-                tokio::time::sleep(pause).await;
-                attempt = attempt.saturating_add(1);
+                pause_before_retry(started, budget, &mut attempt, store).await?;
             }
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Waits before another attempt after a version conflict: a jittered, growing pause within
+/// what is left of `budget`. Fails with [`ErrorKind::Busy`] once the budget is spent.
+pub(crate) async fn pause_before_retry(
+    started: Instant,
+    budget: Duration,
+    attempt: &mut u32,
+    store: &dyn SessionStore,
+) -> Result<()> {
+    let elapsed = started.elapsed();
+    if elapsed >= budget {
+        return Err(Error::busy(
+            Operation::Save,
+            format!(
+                "concurrent writers kept changing the session for longer than the retry budget ({budget:?}, {attempt} retries)"
+            ),
+        )
+        .with_store(store.name().to_owned()));
+    }
+    let pause = backoff(
+        *attempt,
+        Duration::from_millis(1),
+        Duration::from_millis(50),
+    )
+    .min(budget - elapsed);
+    tokio::time::sleep(pause).await;
+    *attempt = attempt.saturating_add(1);
+    Ok(())
 }
