@@ -41,6 +41,7 @@ mod browser;
 mod case;
 mod check;
 mod counting;
+pub mod outage;
 pub mod provision;
 mod request_cases;
 mod store_cases;
