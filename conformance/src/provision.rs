@@ -188,9 +188,19 @@ pub struct Container {
 }
 
 impl Container {
-    /// Stops the container (the server goes away), keeping it for removal on drop.
+    /// Stops the container (the server goes away), keeping it for removal on drop: the server
+    /// gets 5 s to shut down cleanly before it is killed.
     pub async fn stop(&self) -> Result<(), String> {
-        self.inner.stop().await.map_err(|e| e.to_string())
+        self.inner
+            .stop_with_timeout(Some(5))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Starts a stopped container again, on the same host port when it was started with
+    /// [`own_container`]. Returns once the container runs, not once its server is ready.
+    pub async fn start(&self) -> Result<(), String> {
+        self.inner.start().await.map_err(|e| e.to_string())
     }
 
     /// Freezes the container: connections stay open but nothing answers.
@@ -225,6 +235,63 @@ pub async fn start_container(
     ready: Ready,
     env: &[(&str, &str)],
 ) -> Result<Container, String> {
+    start(image, port, ready, env, &[], None).await
+}
+
+/// A container of a test's own (one it may freeze, stop and start again), from `backend`'s
+/// image, or `None` when none can be started and `backend` is not [`required`] (the skip and
+/// its reason are printed).
+///
+/// Unlike [`start_container`], the server's `port` is mapped to a fixed free host port, so the
+/// address survives [`Container::stop`] and [`Container::start`]; `cmd`, when not empty,
+/// replaces the image's command.
+///
+/// # Panics
+///
+/// When `backend` is required and no container starts.
+pub async fn own_container(
+    backend: &Backend,
+    port: u16,
+    ready: Ready,
+    env: &[(&str, &str)],
+    cmd: &[&str],
+) -> Option<Container> {
+    let image = image_for(backend);
+    let started = match free_port() {
+        Ok(host_port) => start(&image, port, ready, env, cmd, Some(host_port)).await,
+        Err(e) => Err(format!("no free port on this machine: {e}")),
+    };
+    match started {
+        Ok(container) => Some(container),
+        Err(reason) if !required(backend.name) => {
+            eprintln!(
+                "skipped: no {} container ({reason}); set SESSION_TEST_REQUIRE=all to fail",
+                backend.name
+            );
+            None
+        }
+        Err(reason) => panic!(
+            "{} is required but no container started: {reason}",
+            backend.name
+        ),
+    }
+}
+
+/// A port no one listens on now, for a fixed mapping.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
+async fn start(
+    image: &str,
+    port: u16,
+    ready: Ready,
+    env: &[(&str, &str)],
+    cmd: &[&str],
+    host_port: Option<u16>,
+) -> Result<Container, String> {
     let (name, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
     let wait = match ready {
         Ready::Stdout(line) => WaitFor::message_on_stdout(line),
@@ -236,6 +303,12 @@ pub async fn start_container(
         .with_startup_timeout(Duration::from_secs(120));
     for (key, value) in env {
         request = request.with_env_var(*key, *value);
+    }
+    if !cmd.is_empty() {
+        request = request.with_cmd(cmd.iter().copied());
+    }
+    if let Some(host_port) = host_port {
+        request = request.with_mapped_port(host_port, ContainerPort::Tcp(port));
     }
     let container = request
         .start()

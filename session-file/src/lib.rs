@@ -19,4 +19,4 @@
 mod error;
 mod store;
 
-pub use store::FileStore;
+pub use store::{DEFAULT_TIMEOUT, FileStore};

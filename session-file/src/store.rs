@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use session_core::chrono::{DateTime, Utc};
 use session_core::codec::default_codec;
@@ -23,6 +23,9 @@ const MAGIC: &[u8; 4] = b"SSF1";
 const HEADER: usize = 4 + 8 + 8;
 /// Temporary files older than this were left by a crash and are removed by the sweep.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// How long an operation may take, waiting for its shard's lock included, unless
+/// [`FileStore::with_timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Sessions as files under one directory.
 ///
@@ -33,6 +36,12 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// the write in progress. Every read-modify-write holds an exclusive advisory lock on the
 /// shard's `.lock` file, so several processes sharing the directory keep the version check
 /// exact. File I/O runs on the blocking thread pool, never on the async workers.
+///
+/// Every operation is bounded by a timeout ([`DEFAULT_TIMEOUT`], 2 s, or
+/// [`FileStore::with_timeout`]): a lock another process holds too long, or a disk (a network
+/// file system) that stops answering, gives a temporary [`ErrorKind::Timeout`] instead of
+/// holding the request. A write that timed out may still complete in the background, as with
+/// any backend. The sweep is bounded per shard (each lock wait), not as a whole.
 ///
 /// | capability | |
 /// |---|---|
@@ -59,6 +68,58 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 pub struct FileStore {
     root: Arc<PathBuf>,
     codec: Arc<dyn Codec>,
+    timeout: Duration,
+}
+
+/// What a blocking task may use: the store's folder, and when it must give up waiting.
+struct Job {
+    root: Arc<PathBuf>,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Job {
+    fn new(root: Arc<PathBuf>, timeout: Duration) -> Job {
+        Job {
+            root,
+            deadline: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// Takes the shard's exclusive lock, waiting at most until the deadline; the lock is held
+    /// until the returned file is dropped.
+    fn lock(&self, shard: &Path, op: Operation) -> Result<File> {
+        fs::create_dir_all(shard).map_err(|e| map(e, op, shard))?;
+        let path = shard.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| map(e, op, &path))?;
+        let mut pause = Duration::from_micros(200);
+        loop {
+            match lock.try_lock() {
+                Ok(()) => return Ok(lock),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => return Err(map(e, op, &path)),
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                return Err(Error::new(ErrorKind::Timeout, op)
+                    .with_store(NAME)
+                    .with_context(format!(
+                        "waited {:?} for the lock on {}",
+                        self.timeout,
+                        path.display()
+                    ))
+                    .temporary());
+            }
+            std::thread::sleep(pause.min(self.deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
 }
 
 /// What a locked write found.
@@ -90,12 +151,21 @@ impl FileStore {
         Ok(FileStore {
             root: Arc::new(root),
             codec: default_codec(),
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
     /// This store's sessions, read and written through `codec`.
     pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// This store's operations bounded by `timeout` (default [`DEFAULT_TIMEOUT`]), the wait
+    /// for a shard's lock included. Past it an operation fails with a temporary
+    /// [`ErrorKind::Timeout`].
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -109,16 +179,35 @@ impl FileStore {
         self.root.join(&k[..2]).join(&k[2..4])
     }
 
-    /// Runs `work` on the blocking pool.
+    /// Runs `work` on the blocking pool, giving up after the store's timeout (the task's own
+    /// lock waits end by then too).
     async fn blocking<T: Send + 'static>(
         &self,
         op: Operation,
-        work: impl FnOnce(&Path) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&Job) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let job = Job::new(self.root.clone(), self.timeout);
+        let task = tokio::task::spawn_blocking(move || work(&job));
+        match tokio::time::timeout(self.timeout, task).await {
+            Ok(done) => done.map_err(|e| task_failed(op, e))?,
+            Err(_) => Err(Error::new(ErrorKind::Timeout, op)
+                .with_store(NAME)
+                .with_context(format!("the file system did not answer within {:?}", self.timeout))
+                .temporary()),
+        }
+    }
+
+    /// Runs `work` on the blocking pool with no overall limit (each lock wait still bounded).
+    async fn blocking_unbounded<T: Send + 'static>(
+        &self,
+        op: Operation,
+        work: impl FnOnce(&Job) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let timeout = self.timeout;
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || work(&root))
-            .await
-            .map_err(|e| task_failed(op, e))?
+        tokio::task::spawn_blocking(move || work(&Job::new(root, timeout)))
+        .await
+        .map_err(|e| task_failed(op, e))?
     }
 
     fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
@@ -168,20 +257,6 @@ fn read_file(path: &Path, op: Operation) -> Result<Option<(u64, i64, Vec<u8>)>> 
     let expires = i64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default());
     bytes.drain(..HEADER);
     Ok(Some((version, expires, bytes)))
-}
-
-/// Holds the shard's exclusive lock until dropped.
-fn lock_shard(shard: &Path, op: Operation) -> Result<File> {
-    fs::create_dir_all(shard).map_err(|e| map(e, op, shard))?;
-    let path = shard.join(".lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| map(e, op, &path))?;
-    lock.lock().map_err(|e| map(e, op, &path))?;
-    Ok(lock)
 }
 
 /// Reads the session at `path` under the shard lock: live, or absent (missing or expired).
@@ -259,8 +334,8 @@ impl SessionStore for FileStore {
         let shard = self.shard(&record.key);
         let path = shard.join(record.key.as_str());
         let created = self
-            .blocking(OP, move |_| {
-                let _lock = lock_shard(&shard, OP)?;
+            .blocking(OP, move |job| {
+                let _lock = job.lock(&shard, OP)?;
                 match found(&path, now_millis(), OP)? {
                     Found::Live { .. } => Ok(false),
                     Found::Absent => write_atomic(&shard, &path, &bytes, OP).map(|()| true),
@@ -280,8 +355,8 @@ impl SessionStore for FileStore {
         let (expected, expires) = (record.version, record.expires_at.timestamp_millis());
         let shard = self.shard(&record.key);
         let path = shard.join(record.key.as_str());
-        self.blocking(OP, move |_| {
-            let _lock = lock_shard(&shard, OP)?;
+        self.blocking(OP, move |job| {
+            let _lock = job.lock(&shard, OP)?;
             match found(&path, now_millis(), OP)? {
                 Found::Absent => Err(Error::not_found(OP).with_store(NAME)),
                 Found::Live { version, .. } if version != expected => {
@@ -304,8 +379,8 @@ impl SessionStore for FileStore {
         let shard = self.shard(key);
         let path = shard.join(key.as_str());
         let expires = expires_at.timestamp_millis();
-        self.blocking(OP, move |_| {
-            let _lock = lock_shard(&shard, OP)?;
+        self.blocking(OP, move |job| {
+            let _lock = job.lock(&shard, OP)?;
             match found(&path, now_millis(), OP)? {
                 Found::Absent => Err(Error::not_found(OP).with_store(NAME)),
                 Found::Live { version, body } => {
@@ -320,18 +395,18 @@ impl SessionStore for FileStore {
         const OP: Operation = Operation::Delete;
         let shard = self.shard(key);
         let path = shard.join(key.as_str());
-        self.blocking(OP, move |_| {
+        self.blocking(OP, move |job| {
             if !shard.exists() {
                 return Ok(());
             }
-            let _lock = lock_shard(&shard, OP)?;
+            let _lock = job.lock(&shard, OP)?;
             remove(&path, OP)
         })
         .await
     }
 
     async fn sweep(&self) -> Result<u64> {
-        self.blocking(Operation::Sweep, sweep_dir).await
+        self.blocking_unbounded(Operation::Sweep, sweep_dir).await
     }
 
     async fn list_by_owner(&self, _owner: &str) -> Result<Vec<SessionKey>> {
@@ -352,13 +427,15 @@ impl SessionStore for FileStore {
 }
 
 /// Deletes expired session files (and temporary files a crash left) under `root`.
-fn sweep_dir(root: &Path) -> Result<u64> {
+fn sweep_dir(job: &Job) -> Result<u64> {
     const OP: Operation = Operation::Sweep;
+    let root = job.root.as_path();
     let now = now_millis();
     let mut deleted = 0;
     for first in subdirs(root)? {
         for shard in subdirs(&first)? {
-            let _lock = lock_shard(&shard, OP)?;
+            // Each shard's lock wait is bounded on its own; the sweep as a whole is not.
+            let _lock = Job::new(job.root.clone(), job.timeout).lock(&shard, OP)?;
             for entry in fs::read_dir(&shard).map_err(|e| map(e, OP, &shard))? {
                 let entry = entry.map_err(|e| map(e, OP, &shard))?;
                 let path = entry.path();

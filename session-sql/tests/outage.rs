@@ -1,30 +1,35 @@
-//! PostgreSQL and MariaDB frozen mid-test: every operation fails with a temporary timeout within the
-//! store's limit instead of waiting out the pause, and the store recovers by itself, with
-//! every write acknowledged before the pause still there.
+//! PostgreSQL and MariaDB frozen, then stopped and started again, under a store: every operation
+//! fails with a temporary error within the store's limit instead of waiting out the outage, the
+//! store answers again by itself within a second of the database, and every write acknowledged
+//! before the outage is still there.
 
 use std::time::Duration;
 
-use session_conformance::outage::frozen_then_back;
+use session_conformance::outage::{frozen_then_back, stopped_then_back};
 use session_conformance::provision::{self, MYSQL, POSTGRES, Ready};
+use session_core::{SessionKey, SessionStore};
 use session_sql::{MySqlStore, PostgresStore};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 
-/// A PostgreSQL container of its own (this test freezes it), and a store on it; `None` when no
-/// container can be started and PostgreSQL is not required.
-async fn own_postgres() -> Option<(provision::Container, PostgresStore)> {
-    let image = provision::image_for(&POSTGRES);
+/// Whether a store newly connected to `url` answers.
+async fn answers<S, F>(connect: F) -> bool
+where
+    S: SessionStore,
+    F: std::future::Future<Output = session_core::Result<S>>,
+{
+    match connect.await {
+        Ok(store) => store.load(&SessionKey::random()).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_frozen_then_stopped_fails_fast_and_recovers_with_every_write() {
     let ready = Ready::Stderr("database system is ready to accept connections");
     let env = &[("POSTGRES_HOST_AUTH_METHOD", "trust")];
-    let container = match provision::start_container(&image, 5432, ready, env).await {
-        Ok(container) => container,
-        Err(reason) if !provision::required("postgres") => {
-            eprintln!(
-                "skipped: no PostgreSQL container ({reason}); set SESSION_TEST_REQUIRE=all to fail"
-            );
-            return None;
-        }
-        Err(reason) => panic!("PostgreSQL is required but no container started: {reason}"),
+    let Some(container) = provision::own_container(&POSTGRES, 5432, ready, env, &[]).await else {
+        return;
     };
     let url = format!(
         "postgres://postgres@{}:{}/postgres",
@@ -37,13 +42,14 @@ async fn own_postgres() -> Option<(provision::Container, PostgresStore)> {
     .expect("connect")
     .with_timeout(TIMEOUT);
     store.migrate().await.expect("migrate");
-    Some((container, store))
+    let probe = || answers(PostgresStore::connect(&url, "outage", 1));
+
+    frozen_then_back(&container, &store, TIMEOUT, probe).await;
+    stopped_then_back(&container, &store, TIMEOUT, true, probe).await;
 }
 
-/// A MariaDB container of its own, and a store on it; `None` when no container can be
-/// started and MySQL is not required.
-async fn own_mariadb() -> Option<(provision::Container, MySqlStore)> {
-    let image = provision::image_for(&MYSQL);
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_frozen_then_stopped_fails_fast_and_recovers_with_every_write() {
     let env = &[
         ("MARIADB_USER", "session"),
         ("MARIADB_PASSWORD", "session"),
@@ -51,15 +57,8 @@ async fn own_mariadb() -> Option<(provision::Container, MySqlStore)> {
         ("MARIADB_ROOT_PASSWORD", "session"),
     ];
     let ready = Ready::Stderr("ready for connections");
-    let container = match provision::start_container(&image, 3306, ready, env).await {
-        Ok(container) => container,
-        Err(reason) if !provision::required("mysql") => {
-            eprintln!(
-                "skipped: no MariaDB container ({reason}); set SESSION_TEST_REQUIRE=all to fail"
-            );
-            return None;
-        }
-        Err(reason) => panic!("MySQL is required but no container started: {reason}"),
+    let Some(container) = provision::own_container(&MYSQL, 3306, ready, env, &[]).await else {
+        return;
     };
     let url = format!(
         "mysql://session:session@{}:{}/sessions",
@@ -72,19 +71,8 @@ async fn own_mariadb() -> Option<(provision::Container, MySqlStore)> {
     .expect("connect")
     .with_timeout(TIMEOUT);
     store.migrate().await.expect("migrate");
-    Some((container, store))
-}
+    let probe = || answers(MySqlStore::connect(&url, "outage", 1));
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_frozen_postgres_times_out_instead_of_holding_the_request() {
-    if let Some((container, store)) = own_postgres().await {
-        frozen_then_back(&container, &store, TIMEOUT).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_frozen_mariadb_times_out_instead_of_holding_the_request() {
-    if let Some((container, store)) = own_mariadb().await {
-        frozen_then_back(&container, &store, TIMEOUT).await;
-    }
+    frozen_then_back(&container, &store, TIMEOUT, probe).await;
+    stopped_then_back(&container, &store, TIMEOUT, true, probe).await;
 }
