@@ -4,10 +4,14 @@
 //! - `/read`: reads the counter `n`.
 //! - `/rmw`: reads `n`, then writes `n + 1` and answers it: the way most handlers write a
 //!   counter, a cart or a wizard step.
+//!
+//! Ours also serves, for the soak run, `/login/{user}` (a new token, the owner set, the data
+//! kept) and `/logout` (the session ended).
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use session_core::{Session, SessionConfig, SessionStore, StoreLock};
@@ -42,6 +46,22 @@ pub fn ours(store: Arc<dyn SessionStore>, lock: bool) -> Result<Router, String> 
                 let n: i64 = s.get("n").await?.unwrap_or(0);
                 s.insert("n", n + 1).await?;
                 Ok::<_, session_core::Error>((n + 1).to_string())
+            }),
+        )
+        .route(
+            "/login/{user}",
+            get(|s: Session, Path(user): Path<String>| async move {
+                s.regenerate().await?;
+                s.set_owner(Some(&user)).await?;
+                s.insert("user", &user).await?;
+                Ok::<_, session_core::Error>(user)
+            }),
+        )
+        .route(
+            "/logout",
+            get(|s: Session| async move {
+                s.invalidate().await?;
+                Ok::<_, session_core::Error>("bye")
             }),
         )
         .layer(layer))

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::apps::COOKIE;
 
-type HttpClient = Client<HttpConnector, Body>;
+pub type HttpClient = Client<HttpConnector, Body>;
 
 /// What one run measured.
 #[derive(Debug, Clone, Default)]
@@ -59,14 +59,14 @@ impl Figures {
     }
 }
 
-fn client(in_flight: usize) -> HttpClient {
+pub fn client(in_flight: usize) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(in_flight)
         .build_http()
 }
 
 /// One GET; the status, the body and the session cookie it set, if any.
-async fn get(
+pub async fn get(
     client: &HttpClient,
     target: SocketAddr,
     path: &str,

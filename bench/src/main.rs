@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p session-bench -- one-session --peer
 //! cargo run --release -p session-bench -- one-session --stores redis,postgres --processes 2
+//! cargo run --release -p session-bench -- soak --stores redis,postgres --seconds 60
 //! ```
 //!
 //! Every app runs in a server process of its own (this binary's `serve`), so the load client
@@ -15,6 +16,7 @@
 mod apps;
 mod load;
 mod server;
+mod soak;
 mod stores;
 
 use std::process::ExitCode;
@@ -62,6 +64,23 @@ enum Command {
         #[arg(long)]
         lock: bool,
     },
+    /// Many clients, each with its own session, for a fixed time: reads, writes, logins and
+    /// logouts; errors, latency, wrong answers and the server's memory. Fails when any request
+    /// failed or answered wrong.
+    Soak {
+        /// Stores to soak, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "redis,postgres")]
+        stores: Vec<String>,
+        /// Seconds per store.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Clients at once, each with its own session.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Write the markdown table here too.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Serves one app on a loopback port and prints `listening ADDR` (used by the runs above).
     Serve {
         /// `ours` or `peer`.
@@ -100,6 +119,27 @@ fn main() -> ExitCode {
                 namespace,
                 lock,
             } => server::serve(&app, &store, url, &namespace, lock).await,
+            Command::Soak {
+                stores,
+                seconds,
+                clients,
+                out,
+            } => {
+                let plan = soak::SoakPlan {
+                    duration: std::time::Duration::from_secs(seconds),
+                    clients: clients.max(1),
+                };
+                let table = soak::soak(&stores, &plan).await?;
+                println!("{table}");
+                if let Some(out) = out {
+                    std::fs::write(&out, &table)
+                        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                }
+                if table.contains("Errors or wrong answers on") {
+                    return Err("the soak saw errors or wrong answers".to_owned());
+                }
+                Ok(())
+            }
             Command::OneSession {
                 stores,
                 requests,

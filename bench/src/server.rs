@@ -43,13 +43,37 @@ pub async fn serve(
 }
 
 /// A server process of this binary.
-struct Server {
+pub struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl Server {
-    async fn start(app: &str, backend: &Backend, lock: bool) -> Result<Server, String> {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The process's resident memory in bytes, from the system's process table.
+    pub fn rss(&self) -> Option<u64> {
+        Self::rss_of(self.pid()?)
+    }
+
+    /// The resident memory in bytes of process `pid`.
+    pub fn rss_of(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
+    }
+
+    pub async fn start(app: &str, backend: &Backend, lock: bool) -> Result<Server, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut command = Command::new(exe);
         command
