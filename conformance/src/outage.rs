@@ -4,19 +4,30 @@
 //! Both checks follow one script on a container of the test's own
 //! ([`crate::provision::own_container`]):
 //!
-//! 1. five records are written while the backend is up (acknowledged writes);
+//! 1. five records are written while the backend is up, and a browser-like client counts to two
+//!    in a session through the layer (acknowledged writes);
 //! 2. the backend goes away (frozen, or stopped), and load, save, create and delete each fail
-//!    with a temporary error, every call within three times the store's operation limit;
+//!    with a temporary error, every call within three times the store's operation limit; the
+//!    client's requests get `503` with `Retry-After`, each within the same bound;
 //! 3. the backend comes back (thawed, or started again on the same port); a probe (a newly
 //!    connected client, or whatever readies the backend) tells when it answers, and the store
 //!    under test must answer by itself within 1 s of that;
-//! 4. every acknowledged write is still there (for a backend that keeps data across a restart).
+//! 4. every acknowledged write is still there (for a backend that keeps data across a restart),
+//!    and the client's next request counts on from two.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::routing::get;
+use http_body_util::BodyExt;
 use session_core::chrono::{Duration as Span, Utc};
-use session_core::{ErrorKind, Record, SessionKey, SessionStore};
+use session_core::{ErrorKind, Record, Session, SessionKey, SessionStore};
+use session_tower::SessionLayer;
+use tower::ServiceExt;
 
 use crate::provision::Container;
 
@@ -28,6 +39,8 @@ pub const RECOVERY: Duration = Duration::from_secs(1);
 pub struct Outage {
     /// The longest call while the backend was away.
     pub longest_call: Duration,
+    /// The longest request through the layer while the backend was away.
+    pub longest_request: Duration,
     /// How long after the backend answered a probe the store answered again.
     pub recovered_after: Duration,
     /// How long after the thaw or the start the backend answered a probe.
@@ -54,7 +67,7 @@ enum Fault {
 /// each call bounded by 1 s).
 pub async fn frozen_then_back<P, F>(
     container: &Container,
-    store: &dyn SessionStore,
+    store: Arc<dyn SessionStore>,
     limit: Duration,
     probe: P,
 ) -> Outage
@@ -76,7 +89,7 @@ where
 /// store needs (its table), as a deployment's provisioning would.
 pub async fn stopped_then_back<P, F>(
     container: &Container,
-    store: &dyn SessionStore,
+    store: Arc<dyn SessionStore>,
     limit: Duration,
     keeps_data: bool,
     probe: P,
@@ -90,7 +103,7 @@ where
 
 async fn outage<P, F>(
     container: &Container,
-    store: &dyn SessionStore,
+    store: Arc<dyn SessionStore>,
     limit: Duration,
     fault: Fault,
     probe: P,
@@ -106,12 +119,29 @@ where
         store.create(&record).await.expect("create while up");
         records.push(record);
     }
+    let mut client = Client::new(store.clone());
+    for expected in ["1", "2"] {
+        let (status, body) = client.count().await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, expected));
+    }
 
     match fault {
         Fault::Freeze => container.pause().await.expect("pause the container"),
         Fault::Restart { .. } => container.stop().await.expect("stop the container"),
     }
-    let longest_call = calls_while_away(store, &records, limit, fault).await;
+    let longest_call = calls_while_away(&*store, &records, limit, fault).await;
+    let mut longest_request = Duration::ZERO;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) = client.count().await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            took < limit * 3,
+            "a request took {took:?} against a {limit:?} limit"
+        );
+        longest_request = longest_request.max(took);
+    }
 
     let back = Instant::now();
     match fault {
@@ -144,7 +174,10 @@ where
         store.name()
     );
 
+    let (status, body) = client.count().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     if keeps_data {
+        assert_eq!(body, "3", "{}: the session did not count on", store.name());
         // The delete while away may or may not have reached the backend first.
         for record in [&records[0], &records[1], &records[3], &records[4]] {
             assert!(
@@ -159,12 +192,14 @@ where
         Fault::Restart { .. } => "stopped",
     };
     eprintln!(
-        "{}: longest call while {phase} {longest_call:?}; backend answering {backend_ready_after:?} \
-         after coming back, the store {recovered_after:?} after that",
+        "{}: longest call while {phase} {longest_call:?}, longest request {longest_request:?}; \
+         backend answering {backend_ready_after:?} after coming back, the store \
+         {recovered_after:?} after that",
         store.name()
     );
     Outage {
         longest_call,
+        longest_request,
         recovered_after,
         backend_ready_after,
     }
@@ -227,5 +262,62 @@ where
             return Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A browser-like client of a counting app over the store: it keeps the session cookie.
+struct Client {
+    app: Router,
+    cookie: Option<String>,
+}
+
+impl Client {
+    fn new(store: Arc<dyn SessionStore>) -> Client {
+        let layer = SessionLayer::new(store).expect("a layer over the store");
+        let app = Router::new()
+            .route(
+                "/count",
+                get(|session: Session| async move {
+                    let n: i64 = session.get("n").await?.unwrap_or(0);
+                    session.insert("n", n + 1).await?;
+                    Ok::<_, session_core::Error>((n + 1).to_string())
+                }),
+            )
+            .layer(layer);
+        Client { app, cookie: None }
+    }
+
+    /// `GET /count`: the status and the body; a `503` must say when to retry.
+    async fn count(&mut self) -> (StatusCode, String) {
+        let mut request = Request::get("/count");
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let request = request.body(Body::empty()).expect("a request");
+        let response = tokio::time::timeout(Duration::from_secs(15), self.app.clone().oneshot(request))
+            .await
+            .expect("the layer held a request for 15 s against an absent backend")
+            .expect("the router answers");
+        let status = response.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(
+                response.headers().contains_key(header::RETRY_AFTER),
+                "a 503 without Retry-After"
+            );
+        }
+        if let Some(set) = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("the body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
     }
 }

@@ -4,6 +4,7 @@
 //! acknowledged write survives; the emulator keeps nothing across a restart (a real endpoint
 //! does), so after the restart the test re-creates the table, as provisioning would.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -51,6 +52,6 @@ async fn the_endpoint_frozen_then_stopped_fails_fast_and_recovers() {
             .is_ok()
     };
 
-    frozen_then_back(&container, &store, TIMEOUT, probe).await;
-    stopped_then_back(&container, &store, TIMEOUT, false, probe).await;
+    frozen_then_back(&container, Arc::new(store.clone()), TIMEOUT, probe).await;
+    stopped_then_back(&container, Arc::new(store), TIMEOUT, false, probe).await;
 }

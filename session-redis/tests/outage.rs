@@ -4,6 +4,7 @@
 //! still there (the server runs with an append-only file synced on every write, as a deployment
 //! that keeps sessions across restarts does).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use session_conformance::outage::{frozen_then_back, stopped_then_back};
@@ -43,7 +44,7 @@ async fn redis_frozen_then_stopped_fails_fast_and_recovers_with_every_write() {
         }
     };
 
-    let frozen = frozen_then_back(&container, &store, TIMEOUT, probe).await;
+    let frozen = frozen_then_back(&container, Arc::new(store.clone()), TIMEOUT, probe).await;
     assert!(frozen.longest_call >= TIMEOUT / 2, "{frozen:?}");
-    stopped_then_back(&container, &store, TIMEOUT, true, probe).await;
+    stopped_then_back(&container, Arc::new(store), TIMEOUT, true, probe).await;
 }

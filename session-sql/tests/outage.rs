@@ -3,6 +3,7 @@
 //! store answers again by itself within a second of the database, and every write acknowledged
 //! before the outage is still there.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use session_conformance::outage::{frozen_then_back, stopped_then_back};
@@ -44,8 +45,8 @@ async fn postgres_frozen_then_stopped_fails_fast_and_recovers_with_every_write()
     store.migrate().await.expect("migrate");
     let probe = || answers(PostgresStore::connect(&url, "outage", 1));
 
-    frozen_then_back(&container, &store, TIMEOUT, probe).await;
-    stopped_then_back(&container, &store, TIMEOUT, true, probe).await;
+    frozen_then_back(&container, Arc::new(store.clone()), TIMEOUT, probe).await;
+    stopped_then_back(&container, Arc::new(store), TIMEOUT, true, probe).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -73,6 +74,6 @@ async fn mariadb_frozen_then_stopped_fails_fast_and_recovers_with_every_write() 
     store.migrate().await.expect("migrate");
     let probe = || answers(MySqlStore::connect(&url, "outage", 1));
 
-    frozen_then_back(&container, &store, TIMEOUT, probe).await;
-    stopped_then_back(&container, &store, TIMEOUT, true, probe).await;
+    frozen_then_back(&container, Arc::new(store.clone()), TIMEOUT, probe).await;
+    stopped_then_back(&container, Arc::new(store), TIMEOUT, true, probe).await;
 }
