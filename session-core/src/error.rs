@@ -207,6 +207,12 @@ impl Error {
         self
     }
 
+    /// Marks the error as temporary when `temporary` holds: for mapping a backend's errors,
+    /// where the backend says which are worth a retry.
+    pub fn temporary_if(self, temporary: bool) -> Self {
+        if temporary { self.temporary() } else { self }
+    }
+
     /// Sets the operation, for wrappers that report on behalf of an inner call.
     pub fn with_operation(mut self, operation: Operation) -> Self {
         self.inner.operation = operation;

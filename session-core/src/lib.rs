@@ -40,6 +40,7 @@ mod client;
 pub mod codec;
 mod error;
 mod id;
+pub mod kit;
 mod lock;
 mod memory;
 #[cfg(feature = "moka")]
@@ -48,6 +49,7 @@ mod record;
 mod session;
 mod store;
 mod stored;
+mod sweeper;
 
 pub use caching::{CacheStats, CachingStore};
 pub use client::{ClientSideStore, CookieJar, Opened};
@@ -66,6 +68,7 @@ pub use session::{
     SessionStats,
 };
 pub use store::{Capabilities, SessionStore};
+pub use sweeper::Sweeper;
 
 /// Re-exported so stores and users name the same time and trait-macro crates.
 pub use async_trait::async_trait;

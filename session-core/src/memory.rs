@@ -205,12 +205,12 @@ impl SessionStore for MemoryStore {
             return Err(Error::not_found(Operation::Save).with_store(NAME));
         };
         if current.version != record.version {
-            return Err(Error::conflict(Operation::Save)
-                .with_store(NAME)
-                .with_context(format!(
-                    "stored version is {}, the record was loaded at {}",
-                    current.version, record.version
-                )));
+            return Err(crate::kit::version_conflict(
+                NAME,
+                Operation::Save,
+                current.version,
+                record.version,
+            ));
         }
         entry.version = current.version + 1;
         let version = entry.version;

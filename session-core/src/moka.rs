@@ -350,12 +350,12 @@ impl SessionStore for MokaStore {
                 self.reindex(&record.key, old_owner.as_deref(), record.owner.as_deref());
                 Ok(new.version)
             }
-            Outcome::Conflict(stored) => Err(Error::conflict(Operation::Save)
-                .with_store(NAME)
-                .with_context(format!(
-                    "stored version is {stored}, the record was loaded at {}",
-                    record.version
-                ))),
+            Outcome::Conflict(stored) => Err(crate::kit::version_conflict(
+                NAME,
+                Operation::Save,
+                stored,
+                record.version,
+            )),
             _ => Err(Error::not_found(Operation::Save).with_store(NAME)),
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::codec::Codec;
-use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::error::{Operation, Result};
 use crate::record::Record;
 
 /// One session as an in-process store keeps it: the encoded record, and beside it the fields
@@ -27,19 +27,7 @@ impl Stored {
         store: &'static str,
         operation: Operation,
     ) -> Result<Self> {
-        let bytes = codec
-            .encode(record)
-            .map_err(|e| e.with_store(store).with_operation(operation))?;
-        if let Some(limit) = limit
-            && bytes.len() > limit
-        {
-            return Err(Error::new(ErrorKind::TooLarge, operation)
-                .with_store(store)
-                .with_context(format!(
-                    "record is {} bytes, the limit is {limit}",
-                    bytes.len()
-                )));
-        }
+        let bytes = crate::kit::encode(codec, record, limit, store, operation)?;
         Ok(Stored {
             bytes: bytes.into(),
             version: record.version,
@@ -55,12 +43,12 @@ impl Stored {
 
     /// The record, with the version and expiry kept here.
     pub(crate) fn record(&self, codec: &dyn Codec, store: &'static str) -> Result<Record> {
-        Record::from_stored(
+        crate::kit::decode(
             codec,
             &self.bytes,
             self.version,
             self.expires_at.timestamp_millis(),
+            store,
         )
-        .map_err(|e| e.with_store(store).with_operation(Operation::Load))
     }
 }

@@ -51,11 +51,7 @@ where
     if let Some(context) = context {
         mapped = mapped.with_context(context);
     }
-    if temporary {
-        mapped.temporary()
-    } else {
-        mapped
-    }
+    mapped.temporary_if(temporary)
 }
 
 /// A request that could not even be built (a bug, or an invalid table name).

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use session_core::chrono::{DateTime, Utc};
 use session_core::codec::default_codec;
+use session_core::kit::{self, now_millis};
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
     async_trait,
@@ -120,19 +121,7 @@ impl DynamoStore {
     }
 
     fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
-        let data = self
-            .codec
-            .encode(record)
-            .map_err(|e| e.with_store(NAME).with_operation(op))?;
-        if data.len() > MAX_DATA {
-            return Err(Error::new(ErrorKind::TooLarge, op)
-                .with_store(NAME)
-                .with_context(format!(
-                    "the record is {} bytes encoded; DynamoDB items hold at most {MAX_DATA}",
-                    data.len()
-                )));
-        }
-        Ok(data)
+        kit::encode(&*self.codec, record, Some(MAX_DATA), NAME, op)
     }
 
     /// Reads `key` consistently; `None` when absent or expired.
@@ -158,8 +147,7 @@ impl DynamoStore {
             .and_then(|v| u64::try_from(v).ok())
             .unwrap_or(0);
         let expires = number(item, "xm").ok_or_else(|| malformed(op, "no expiry attribute"))?;
-        Record::from_stored(&*self.codec, data, version, expires)
-            .map_err(|e| e.with_store(NAME).with_operation(op))
+        kit::decode(&*self.codec, data, version, expires, NAME).map_err(|e| e.with_operation(op))
     }
 }
 
@@ -170,10 +158,6 @@ impl fmt::Debug for DynamoStore {
             .field("codec", &self.codec.name())
             .finish_non_exhaustive()
     }
-}
-
-fn now_millis() -> i64 {
-    Utc::now().timestamp_millis()
 }
 
 fn s(text: &str) -> AttributeValue {
@@ -299,11 +283,14 @@ impl SessionStore for DynamoStore {
                 };
                 Err(match old {
                     None => Error::not_found(OP).with_store(NAME),
-                    Some(item) => Error::conflict(OP).with_store(NAME).with_context(format!(
-                        "stored version is {}, the record was loaded at {}",
-                        number(&item, "v").unwrap_or(-1),
-                        record.version
-                    )),
+                    Some(item) => kit::version_conflict(
+                        NAME,
+                        OP,
+                        number(&item, "v")
+                            .and_then(|v| u64::try_from(v).ok())
+                            .unwrap_or_default(),
+                        record.version,
+                    ),
                 })
             }
         }

@@ -18,15 +18,11 @@ pub(crate) fn map(err: io::Error, op: Operation, path: &Path) -> Error {
             | io::ErrorKind::StorageFull
             | io::ErrorKind::ResourceBusy
     );
-    let mapped = Error::new(ErrorKind::Backend, op)
+    Error::new(ErrorKind::Backend, op)
         .with_store(NAME)
         .with_context(format!("{}", path.display()))
-        .with_source(err);
-    if temporary {
-        mapped.temporary()
-    } else {
-        mapped
-    }
+        .with_source(err)
+        .temporary_if(temporary)
 }
 
 /// The error when a blocking task could not finish (the runtime is shutting down).

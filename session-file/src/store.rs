@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use session_core::chrono::{DateTime, Utc};
 use session_core::codec::default_codec;
+use session_core::kit::{self, now_millis};
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
     async_trait,
@@ -107,14 +108,8 @@ impl Job {
             }
             let now = Instant::now();
             if now >= self.deadline {
-                return Err(Error::new(ErrorKind::Timeout, op)
-                    .with_store(NAME)
-                    .with_context(format!(
-                        "waited {:?} for the lock on {}",
-                        self.timeout,
-                        path.display()
-                    ))
-                    .temporary());
+                return Err(kit::timed_out(NAME, op, self.timeout)
+                    .with_context(format!("waited {:?} for {}", self.timeout, path.display())));
             }
             std::thread::sleep(pause.min(self.deadline - now));
             pause = (pause * 2).min(Duration::from_millis(20));
@@ -188,13 +183,10 @@ impl FileStore {
     ) -> Result<T> {
         let job = Job::new(self.root.clone(), self.timeout);
         let task = tokio::task::spawn_blocking(move || work(&job));
-        match tokio::time::timeout(self.timeout, task).await {
-            Ok(done) => done.map_err(|e| task_failed(op, e))?,
-            Err(_) => Err(Error::new(ErrorKind::Timeout, op)
-                .with_store(NAME)
-                .with_context(format!("the file system did not answer within {:?}", self.timeout))
-                .temporary()),
-        }
+        kit::within(self.timeout, NAME, op, async {
+            task.await.map_err(|e| task_failed(op, e))?
+        })
+        .await
     }
 
     /// Runs `work` on the blocking pool with no overall limit (each lock wait still bounded).
@@ -211,9 +203,7 @@ impl FileStore {
     }
 
     fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
-        self.codec
-            .encode(record)
-            .map_err(|e| e.with_store(NAME).with_operation(op))
+        kit::encode(&*self.codec, record, None, NAME, op)
     }
 }
 
@@ -224,10 +214,6 @@ impl fmt::Debug for FileStore {
             .field("codec", &self.codec.name())
             .finish()
     }
-}
-
-fn now_millis() -> i64 {
-    Utc::now().timestamp_millis()
 }
 
 fn file_bytes(version: u64, expires_ms: i64, body: &[u8]) -> Vec<u8> {
@@ -319,9 +305,7 @@ impl SessionStore for FileStore {
         if expires <= now_millis() {
             return Ok(None);
         }
-        Record::from_stored(&*self.codec, &body, version, expires)
-            .map(Some)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
+        kit::decode(&*self.codec, &body, version, expires, NAME).map(Some)
     }
 
     async fn create(&self, record: &Record) -> Result<()> {
@@ -360,9 +344,7 @@ impl SessionStore for FileStore {
             match found(&path, now_millis(), OP)? {
                 Found::Absent => Err(Error::not_found(OP).with_store(NAME)),
                 Found::Live { version, .. } if version != expected => {
-                    Err(Error::conflict(OP).with_store(NAME).with_context(format!(
-                        "stored version is {version}, the record was loaded at {expected}"
-                    )))
+                    Err(kit::version_conflict(NAME, OP, version, expected))
                 }
                 Found::Live { version, .. } => {
                     let next = version + 1;

@@ -14,18 +14,8 @@ pub(crate) fn map(err: RedisError, op: Operation) -> Error {
     } else {
         (ErrorKind::Backend, false)
     };
-    let mapped = Error::new(kind, op).with_store(NAME).with_source(err);
-    if temporary {
-        mapped.temporary()
-    } else {
-        mapped
-    }
-}
-
-/// The error when Redis does not answer within the configured time.
-pub(crate) fn timed_out(op: Operation, after: std::time::Duration) -> Error {
-    Error::new(ErrorKind::Timeout, op)
+    Error::new(kind, op)
         .with_store(NAME)
-        .with_context(format!("no answer from Redis within {after:?}"))
-        .temporary()
+        .with_source(err)
+        .temporary_if(temporary)
 }

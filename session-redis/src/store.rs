@@ -7,13 +7,14 @@ use std::sync::Arc;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisResult};
 use session_core::chrono::{DateTime, Utc};
+use session_core::kit::{self, now_millis};
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
     async_trait,
 };
 
 use crate::config::RedisConfig;
-use crate::error::{NAME, map, timed_out};
+use crate::error::{NAME, map};
 use crate::scripts;
 
 /// Sessions in Redis.
@@ -105,10 +106,10 @@ impl RedisStore {
 
     /// Runs `op` with the configured time limit, mapping errors.
     async fn run<T>(&self, op: Operation, call: impl Future<Output = RedisResult<T>>) -> Result<T> {
-        match tokio::time::timeout(self.config.timeout, call).await {
-            Ok(result) => result.map_err(|e| map(e, op)),
-            Err(_) => Err(timed_out(op, self.config.timeout)),
-        }
+        kit::within(self.config.timeout, NAME, op, async {
+            call.await.map_err(|e| map(e, op))
+        })
+        .await
     }
 
     /// Runs a write script (`CREATE` or `SAVE`) on `record`: both take the record's version,
@@ -153,19 +154,12 @@ impl RedisStore {
     }
 
     fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
-        self.config
-            .codec
-            .encode(record)
-            .map_err(|e| e.with_store(NAME).with_operation(op))
+        kit::encode(&*self.config.codec, record, None, NAME, op)
     }
 }
 
 fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
-}
-
-fn now_millis() -> i64 {
-    Utc::now().timestamp_millis()
 }
 
 impl fmt::Debug for RedisStore {
@@ -209,9 +203,7 @@ impl SessionStore for RedisStore {
         if expires <= now_millis() {
             return Ok(None);
         }
-        Record::from_stored(&*self.config.codec, &data, version, expires)
-            .map(Some)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Load))
+        kit::decode(&*self.config.codec, &data, version, expires, NAME).map(Some)
     }
 
     async fn create(&self, record: &Record) -> Result<()> {

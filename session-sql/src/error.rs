@@ -19,12 +19,10 @@ pub(crate) fn map(err: sqlx::Error, op: Operation, store: &'static str) -> Error
         sqlx::Error::Configuration(_) => (ErrorKind::Config, false),
         _ => (ErrorKind::Backend, false),
     };
-    let mapped = Error::new(kind, op).with_store(store).with_source(err);
-    if temporary {
-        mapped.temporary()
-    } else {
-        mapped
-    }
+    Error::new(kind, op)
+        .with_store(store)
+        .with_source(err)
+        .temporary_if(temporary)
 }
 
 /// Database error codes that mean "try again": serialization failures and deadlocks

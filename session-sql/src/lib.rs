@@ -13,7 +13,7 @@
 //! | sweep | `DELETE` of at most 1000 expired rows per statement, repeated |
 //!
 //! Times are epoch milliseconds from the application's clock, so database clocks never matter.
-//! Start a [`Sweeper`] to delete expired rows in the background.
+//! Start a [`session_core::Sweeper`] to delete expired rows in the background.
 //!
 //! # Schema
 //!
@@ -60,7 +60,6 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
-mod sweeper;
 mod table;
 
 #[cfg(feature = "mysql")]
@@ -69,4 +68,3 @@ pub use mysql::MySqlStore;
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use sweeper::Sweeper;

@@ -92,10 +92,7 @@ macro_rules! sql_store {
                 op: session_core::Operation,
                 operation: impl std::future::Future<Output = session_core::Result<T>>,
             ) -> session_core::Result<T> {
-                match tokio::time::timeout(self.timeout, operation).await {
-                    Ok(result) => result,
-                    Err(_) => Err($crate::store::timed_out(op, self.timeout, $name)),
-                }
+                session_core::kit::within(self.timeout, $name, op, operation).await
             }
 
             /// The connection pool.
@@ -213,7 +210,7 @@ macro_rules! sql_store {
                 const OP: session_core::Operation = session_core::Operation::Load;
                 let row = sqlx::query(&self.sql.load)
                     .bind(key.as_str())
-                    .bind($crate::store::now_millis())
+                    .bind(session_core::kit::now_millis())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| Self::fail(e, OP))?;
@@ -226,7 +223,7 @@ macro_rules! sql_store {
 
             async fn create_now(&self, record: &session_core::Record) -> session_core::Result<()> {
                 const OP: session_core::Operation = session_core::Operation::Create;
-                let data = $crate::store::encode(&*self.codec, record, OP, $name)?;
+                let data = session_core::kit::encode(&*self.codec, record, None, $name, OP)?;
                 let insert = || {
                     sqlx::query(&self.sql.insert)
                         .bind(record.key.as_str())
@@ -248,7 +245,7 @@ macro_rules! sql_store {
                 // The key is taken. An expired row may go; a live one stays and wins.
                 let gone = sqlx::query(&self.sql.delete_expired)
                     .bind(record.key.as_str())
-                    .bind($crate::store::now_millis())
+                    .bind(session_core::kit::now_millis())
                     .execute(&self.pool)
                     .await
                     .map_err(|e| Self::fail(e, OP))?;
@@ -260,8 +257,8 @@ macro_rules! sql_store {
 
             async fn save_now(&self, record: &session_core::Record) -> session_core::Result<u64> {
                 const OP: session_core::Operation = session_core::Operation::Save;
-                let data = $crate::store::encode(&*self.codec, record, OP, $name)?;
-                let now = $crate::store::now_millis();
+                let data = session_core::kit::encode(&*self.codec, record, None, $name, OP)?;
+                let now = session_core::kit::now_millis();
                 let updated = sqlx::query(&self.sql.save)
                     .bind(record.expires_at.timestamp_millis())
                     .bind(record.owner.as_deref())
@@ -284,12 +281,12 @@ macro_rules! sql_store {
                     .map_err(|e| Self::fail(e, OP))?;
                 Err(match live {
                     None => session_core::Error::not_found(OP).with_store($name),
-                    Some(stored) => session_core::Error::conflict(OP)
-                        .with_store($name)
-                        .with_context(format!(
-                            "stored version is {stored}, the record was loaded at {}",
-                            record.version
-                        )),
+                    Some(stored) => session_core::kit::version_conflict(
+                        $name,
+                        OP,
+                        u64::try_from(stored).unwrap_or_default(),
+                        record.version,
+                    ),
                 })
             }
 
@@ -299,7 +296,7 @@ macro_rules! sql_store {
                 expires_at: session_core::chrono::DateTime<session_core::chrono::Utc>,
             ) -> session_core::Result<()> {
                 const OP: session_core::Operation = session_core::Operation::Touch;
-                let now = $crate::store::now_millis();
+                let now = session_core::kit::now_millis();
                 let updated = sqlx::query(&self.sql.touch)
                     .bind(expires_at.timestamp_millis())
                     .bind(key.as_str())
@@ -335,7 +332,7 @@ macro_rules! sql_store {
 
             async fn sweep_now(&self) -> session_core::Result<u64> {
                 const OP: session_core::Operation = session_core::Operation::Sweep;
-                let now = $crate::store::now_millis();
+                let now = session_core::kit::now_millis();
                 let mut total = 0;
                 loop {
                     let batch = async {
@@ -363,7 +360,7 @@ macro_rules! sql_store {
                 const OP: session_core::Operation = session_core::Operation::ListByOwner;
                 let keys: Vec<String> = sqlx::query_scalar(&self.sql.list_by_owner)
                     .bind(owner)
-                    .bind($crate::store::now_millis())
+                    .bind(session_core::kit::now_millis())
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| Self::fail(e, OP))?;
@@ -375,7 +372,7 @@ macro_rules! sql_store {
             async fn delete_by_owner_now(&self, owner: &str) -> session_core::Result<u64> {
                 let deleted = sqlx::query(&self.sql.delete_by_owner)
                     .bind(owner)
-                    .bind($crate::store::now_millis())
+                    .bind(session_core::kit::now_millis())
                     .execute(&self.pool)
                     .await
                     .map_err(|e| Self::fail(e, session_core::Operation::DeleteByOwner))?;
@@ -387,39 +384,15 @@ macro_rules! sql_store {
 
 pub(crate) use sql_store;
 
-use session_core::chrono::Utc;
 use session_core::{Codec, Error, ErrorKind, Operation, Record, Result, SessionKey};
 
 /// How long an operation may take by default.
 pub(crate) const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The temporary error of an operation that took longer than `limit`.
-pub(crate) fn timed_out(op: Operation, limit: std::time::Duration, store: &'static str) -> Error {
-    Error::new(ErrorKind::Timeout, op)
-        .with_store(store)
-        .with_context(format!("the database did not answer within {limit:?}"))
-        .temporary()
-}
-
-pub(crate) fn now_millis() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
 /// Versions are unsigned in records and signed in SQL; a version past `i64::MAX` is never
 /// reached (one save per nanosecond would take three centuries).
 pub(crate) fn version(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn encode(
-    codec: &dyn Codec,
-    record: &Record,
-    op: Operation,
-    store: &'static str,
-) -> Result<Vec<u8>> {
-    codec
-        .encode(record)
-        .map_err(|e| e.with_store(store).with_operation(op))
 }
 
 /// The record in `data`, with the row's version and expiry.
@@ -431,8 +404,7 @@ pub(crate) fn record(
     store: &'static str,
 ) -> Result<Record> {
     let version = u64::try_from(version).unwrap_or_default();
-    Record::from_stored(codec, data, version, expires_ms)
-        .map_err(|e| e.with_store(store).with_operation(Operation::Load))
+    session_core::kit::decode(codec, data, version, expires_ms, store)
 }
 
 pub(crate) fn parse_key(text: &str, op: Operation, store: &'static str) -> Result<SessionKey> {

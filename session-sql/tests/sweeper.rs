@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use session_conformance::provision;
 use session_core::chrono::{Duration as Span, Utc};
-use session_core::{ErrorKind, Record, SessionKey, SessionStore};
-use session_sql::{PostgresStore, SqliteStore, Sweeper};
+use session_core::{ErrorKind, Record, SessionKey, SessionStore, Sweeper};
+use session_sql::{PostgresStore, SqliteStore};
 
 const EXPIRING: usize = 150;
 const LIVE: usize = 10;

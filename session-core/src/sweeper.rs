@@ -3,21 +3,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::SessionStore;
+use crate::store::SessionStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Sweeps a store every interval until stopped.
+/// Sweeps a store every interval until stopped: for any store that keeps expired records until
+/// swept (SQL, files, memory), so they do not pile up. Expired records are never returned,
+/// swept or not.
 ///
-/// ```no_run
-/// # async fn run(store: session_sql::PostgresStore) {
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::time::Duration;
-/// use session_sql::Sweeper;
+/// use session_core::{MemoryStore, Sweeper};
 ///
-/// let sweeper = Sweeper::start(store, Duration::from_secs(300));
+/// let sweeper = Sweeper::start(MemoryStore::new(), Duration::from_secs(300));
 /// // ... at shutdown:
 /// sweeper.stop().await;
-/// # }
+/// # });
 /// ```
 #[derive(Debug)]
 pub struct Sweeper {

@@ -1,0 +1,154 @@
+//! The store kit: the small pieces every storage driver needs, in one place, so a driver holds
+//! only what is particular to its backend.
+//!
+//! For store authors (see the guide's page on writing a store). Each piece names the store and
+//! the operation in its errors the way every built-in driver does, so messages and logs read
+//! the same whichever store produced them.
+//!
+//! ```
+//! use std::time::Duration;
+//! use session_core::chrono::{Duration as Span, Utc};
+//! use session_core::{kit, ErrorKind, MessagePack, Operation, Record, SessionKey};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let record = Record::new(SessionKey::random(), Utc::now() + Span::minutes(30));
+//! let bytes = kit::encode(&MessagePack, &record, Some(400_000), "mine", Operation::Save)?;
+//!
+//! // A backend call that does not answer in time is a temporary timeout.
+//! let slow = async {
+//!     tokio::time::sleep(Duration::from_secs(5)).await;
+//!     Ok(())
+//! };
+//! let err = kit::within(Duration::from_millis(10), "mine", Operation::Save, slow)
+//!     .await
+//!     .unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::Timeout);
+//! assert!(err.is_temporary());
+//!
+//! // A version check that failed.
+//! let err = kit::version_conflict("mine", Operation::Save, 4, record.version);
+//! assert!(err.is_conflict());
+//! # Ok::<(), session_core::Error>(())
+//! # }).unwrap();
+//! ```
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::codec::Codec;
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::record::Record;
+
+/// Now, as milliseconds since the epoch: the unit stores keep expiry in natively.
+pub fn now_millis() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Encodes `record` with `codec` for `store` during `op`, refusing an encoding of more than
+/// `limit` bytes (when there is one) with [`ErrorKind::TooLarge`]. Errors name the store and
+/// the operation.
+pub fn encode(
+    codec: &dyn Codec,
+    record: &Record,
+    limit: Option<usize>,
+    store: &'static str,
+    op: Operation,
+) -> Result<Vec<u8>> {
+    let bytes = codec
+        .encode(record)
+        .map_err(|e| e.with_store(store).with_operation(op))?;
+    if let Some(limit) = limit
+        && bytes.len() > limit
+    {
+        return Err(Error::new(ErrorKind::TooLarge, op)
+            .with_store(store)
+            .with_context(format!(
+                "the encoded record is {} bytes; this store keeps at most {limit}",
+                bytes.len()
+            )));
+    }
+    Ok(bytes)
+}
+
+/// Decodes a record `store` kept as `bytes`, with the version and expiry it keeps natively
+/// (see [`Record::from_stored`]). Errors name the store and [`Operation::Load`].
+pub fn decode(
+    codec: &dyn Codec,
+    bytes: &[u8],
+    version: u64,
+    expires_at_millis: i64,
+    store: &'static str,
+) -> Result<Record> {
+    Record::from_stored(codec, bytes, version, expires_at_millis)
+        .map_err(|e| e.with_store(store).with_operation(Operation::Load))
+}
+
+/// The [`ErrorKind::Conflict`] of a version check: `store` holds version `stored`, the record
+/// being written was loaded at `loaded`.
+pub fn version_conflict(store: &'static str, op: Operation, stored: u64, loaded: u64) -> Error {
+    Error::conflict(op).with_store(store).with_context(format!(
+        "stored version is {stored}, the record was loaded at {loaded}"
+    ))
+}
+
+/// The temporary [`ErrorKind::Timeout`] of an operation `store`'s backend did not finish within
+/// `limit`.
+pub fn timed_out(store: &'static str, op: Operation, limit: Duration) -> Error {
+    Error::new(ErrorKind::Timeout, op)
+        .with_store(store)
+        .with_context(format!("the {store} backend did not answer within {limit:?}"))
+        .temporary()
+}
+
+/// Runs `operation`, failing with [`timed_out`] once `limit` has passed. Every call a driver
+/// makes to its backend goes through a bound like this one, so no request waits out an outage.
+pub async fn within<T>(
+    limit: Duration,
+    store: &'static str,
+    op: Operation,
+    operation: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(limit, operation).await {
+        Ok(result) => result,
+        Err(_) => Err(timed_out(store, op, limit)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Json, SessionKey};
+    use chrono::Duration as Span;
+
+    #[test]
+    fn an_encoding_past_the_limit_is_too_large_and_names_the_store() {
+        let mut record = Record::new(SessionKey::random(), Utc::now() + Span::minutes(5));
+        record.insert("big", "x".repeat(500)).unwrap();
+        let err = encode(&Json, &record, Some(100), "mine", Operation::Create).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert_eq!(err.store(), "mine");
+        assert_eq!(err.operation(), Operation::Create);
+        let bytes = encode(&Json, &record, None, "mine", Operation::Create).unwrap();
+        let back = decode(&Json, &bytes, 3, record.expires_at.timestamp_millis(), "mine").unwrap();
+        assert_eq!(back.version, 3);
+        assert_eq!(back.data, record.data);
+    }
+
+    #[test]
+    fn undecodable_bytes_name_the_store_and_the_load() {
+        let err = decode(&Json, b"garbage", 1, now_millis(), "mine").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        assert_eq!((err.store(), err.operation()), ("mine", Operation::Load));
+    }
+
+    #[test]
+    fn a_conflict_says_both_versions() {
+        let err = version_conflict("mine", Operation::Save, 7, 5);
+        assert!(err.is_conflict());
+        assert!(!err.is_temporary());
+        let text = err.to_string();
+        assert!(text.contains('7') && text.contains('5'), "{text}");
+    }
+}
