@@ -43,9 +43,9 @@ pub async fn soak(names: &[String], plan: &SoakPlan) -> Result<String, String> {
     );
     table.push_str(
         "| store | requests | req/s | p50 ms | p99 ms | max ms | errors | wrong answers | \
-         server RSS start MiB | end MiB | peak MiB |\n",
+         server RSS start MiB | after a sixth of the run | end | peak |\n",
     );
-    table.push_str("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n");
+    table.push_str("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
     let mut guards = Guards::new();
     let mut failed = Vec::new();
     for name in names {
@@ -55,10 +55,18 @@ pub async fn soak(names: &[String], plan: &SoakPlan) -> Result<String, String> {
         let start_rss = server.rss();
         let peak = Arc::new(std::sync::Mutex::new(start_rss.unwrap_or(0)));
         let done = Arc::new(AtomicBool::new(false));
+        let warm = Arc::new(std::sync::Mutex::new(None));
         let sampler = {
-            let (peak, done, pid) = (peak.clone(), done.clone(), server.pid());
+            let (peak, done, pid, warm) = (peak.clone(), done.clone(), server.pid(), warm.clone());
+            let warm_at = Instant::now() + plan.duration / 6;
             tokio::spawn(async move {
                 while !done.load(Ordering::Relaxed) {
+                    {
+                        let mut warm = warm.lock().unwrap_or_else(|p| p.into_inner());
+                        if warm.is_none() && Instant::now() >= warm_at {
+                            *warm = pid.and_then(Server::rss_of);
+                        }
+                    }
                     if let Some(rss) = pid.and_then(Server::rss_of) {
                         let mut peak = peak.lock().unwrap_or_else(|p| p.into_inner());
                         *peak = (*peak).max(rss);
@@ -72,10 +80,11 @@ pub async fn soak(names: &[String], plan: &SoakPlan) -> Result<String, String> {
         let _ = sampler.await;
         let end_rss = server.rss();
         let peak = *peak.lock().unwrap_or_else(|p| p.into_inner());
+        let warm = *warm.lock().unwrap_or_else(|p| p.into_inner());
         let f = &tally.figures;
         let shown = |b: Option<u64>| b.map_or("-".to_owned(), |b| format!("{:.1}", mib(b)));
         let row = format!(
-            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} | {} |\n",
             f.ok + f.failed.values().sum::<usize>(),
             f.per_second(),
             ms(f.percentile(0.50)),
@@ -84,6 +93,7 @@ pub async fn soak(names: &[String], plan: &SoakPlan) -> Result<String, String> {
             f.failures(),
             tally.wrong.len(),
             shown(start_rss),
+            shown(warm),
             shown(end_rss),
             shown(Some(peak)),
         );

@@ -54,7 +54,7 @@ fn a_short_soak_on_memory_reports_no_error_and_no_wrong_answer() {
         .find(|l| l.starts_with("| memory |"))
         .unwrap_or_else(|| panic!("no row for the memory store:\n{table}"));
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-    // | store | requests | req/s | p50 | p99 | max | errors | wrong | rss start | end | peak |
+    // | store | requests | req/s | p50 | p99 | max | errors | wrong | rss start | warm | end | peak |
     assert!(cells[2].parse::<u64>().unwrap() > 0, "no request ran: {row}");
     assert_eq!(cells[7], "0", "errors: {row}");
     assert_eq!(cells[8], "0", "wrong answers: {row}");
