@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cookie::SameSite;
-use session_core::{Error, OnLoadError, SessionConfig, SessionStore, StoreLock};
+use session_core::{ClientSideStore, Error, OnLoadError, SessionConfig, SessionStore, StoreLock};
 
 use crate::cookie::CookieConfig;
 use crate::layer::{CommitOn, SessionLayer};
@@ -77,6 +77,7 @@ const KEYS: &[(&str, &str)] = &[
     ("database_url", "SESSION_DATABASE_URL"),
     ("dynamodb_table", "SESSION_DYNAMODB_TABLE"),
     ("dynamodb_endpoint", "SESSION_DYNAMODB_ENDPOINT"),
+    ("cookie_keys", "SESSION_COOKIE_KEYS"),
 ];
 
 /// The deployment's session settings.
@@ -110,6 +111,7 @@ const KEYS: &[(&str, &str)] = &[
 /// | `database_url` | `SESSION_DATABASE_URL` | URL | none |
 /// | `dynamodb_table` | `SESSION_DYNAMODB_TABLE` | table name | none |
 /// | `dynamodb_endpoint` | `SESSION_DYNAMODB_ENDPOINT` | URL | none |
+/// | `cookie_keys` | `SESSION_COOKIE_KEYS` | the cookie driver's keys, base64, comma-separated: the first seals, all open (list a new key first to rotate) | none |
 ///
 /// An unknown key in the file, or a value that does not parse, is an error naming the key (or
 /// variable) and what it expects. Other `SESSION_*` variables are left alone, since other
@@ -179,6 +181,30 @@ pub struct Settings {
     pub dynamodb_table: Option<String>,
     /// DynamoDB endpoint override.
     pub dynamodb_endpoint: Option<String>,
+    /// The cookie driver's keys as written in the settings (base64), newest first.
+    pub cookie_keys: SecretList,
+}
+
+/// Secret values from the settings (keys), kept out of `Debug` output and logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretList(Vec<String>);
+
+impl SecretList {
+    /// The values, in the order the settings give them.
+    pub fn expose(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for SecretList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} redacted]", self.0.len())
+    }
 }
 
 impl Default for Settings {
@@ -210,6 +236,7 @@ impl Default for Settings {
             database_url: None,
             dynamodb_table: None,
             dynamodb_endpoint: None,
+            cookie_keys: SecretList::default(),
         }
     }
 }
@@ -345,6 +372,15 @@ impl Settings {
             "database_url" => self.database_url = optional(text),
             "dynamodb_table" => self.dynamodb_table = optional(text),
             "dynamodb_endpoint" => self.dynamodb_endpoint = optional(text),
+            "cookie_keys" => {
+                self.cookie_keys = SecretList(
+                    text.split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
             _ => return Err("unknown setting".into()),
         }
         Ok(())
@@ -390,6 +426,21 @@ impl Settings {
         } else {
             layer
         })
+    }
+
+    /// A layer keeping sessions in the cookie, sealed by `storage`, configured by these
+    /// settings (`lock` does not apply: there is no store to keep a lock in).
+    pub fn client_side_layer(
+        &self,
+        storage: Arc<dyn ClientSideStore>,
+    ) -> Result<SessionLayer, Error> {
+        Ok(SessionLayer::client_side_from_parts(
+            storage,
+            self.session_config(),
+            self.cookie_config(),
+            self.commit_on,
+        )?
+        .with_no_store_when_signed_in(self.no_store_signed_in))
     }
 }
 

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Form;
@@ -16,12 +15,7 @@ use axum::Router;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use session_core::{Error, Lifetime, MemoryStore, Session, SessionStore};
-use session_dynamo::DynamoStore;
-use session_file::FileStore;
-use session_redis::{RedisConfig, RedisStore};
-use session_sql::{MySqlStore, PostgresStore, SqliteStore};
-use session_tower::{CsrfLayer, Driver, SessionLayer, Settings};
+use sessions::{CsrfLayer, Error, Lifetime, Session, SessionLayer, Settings};
 
 /// The password every demo account accepts.
 pub const DEMO_PASSWORD: &str = "demo";
@@ -31,86 +25,6 @@ pub const DEMO_PASSWORD: &str = "demo";
 pub fn settings() -> Result<Settings, Error> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("session.toml");
     Settings::load(file.exists().then_some(file.as_path()))
-}
-
-/// The store the settings name: `database` (the default: SQLite in a file, or the PostgreSQL
-/// or MySQL server its URL names), `redis`, `dynamodb`, `file` or `memory`. The cookie driver
-/// needs a client-side layer and keys, which the demo does not set up.
-pub async fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
-    match settings.driver {
-        Driver::Database => {
-            let url = settings.database_url.as_deref().ok_or_else(|| {
-                Error::config("SESSION_DRIVER=database needs SESSION_DATABASE_URL")
-            })?;
-            database(url).await
-        }
-        Driver::Redis => {
-            let url = settings
-                .redis_url
-                .as_deref()
-                .ok_or_else(|| Error::config("SESSION_DRIVER=redis needs SESSION_REDIS_URL"))?;
-            Ok(Arc::new(RedisStore::connect(RedisConfig::new(url)).await?))
-        }
-        Driver::DynamoDb => {
-            let table = settings.dynamodb_table.as_deref().unwrap_or("sessions");
-            let store = DynamoStore::from_env(table, settings.dynamodb_endpoint.as_deref()).await;
-            // The demo creates its table; production tables are provisioned (see session-dynamo).
-            store.create_table().await?;
-            Ok(Arc::new(store))
-        }
-        Driver::File => Ok(Arc::new(FileStore::new(&settings.files_path)?)),
-        Driver::Memory => Ok(Arc::new(MemoryStore::new())),
-        other => Err(Error::config(format!(
-            "the demo does not include the {other:?} driver; use database, redis, dynamodb, file or memory"
-        ))),
-    }
-}
-
-/// A SQL store for `url`, with its table created.
-async fn database(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
-        let path = Path::new(path);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::config(format!("cannot create {}", dir.display())).with_source(e)
-            })?;
-        }
-        return Ok(Arc::new(SqliteStore::open(path, "sessions").await?));
-    }
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let store = PostgresStore::connect(url, "sessions", 10).await?;
-        store.migrate().await?;
-        return Ok(Arc::new(store));
-    }
-    if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-        let store = MySqlStore::connect(url, "sessions", 10).await?;
-        store.migrate().await?;
-        return Ok(Arc::new(store));
-    }
-    Err(Error::config(
-        "SESSION_DATABASE_URL must start with sqlite:, postgres: or mysql:",
-    ))
-}
-
-/// Deletes expired sessions every `every`, for stores that need a sweep; logs what it did.
-pub fn spawn_sweeper(store: Arc<dyn SessionStore>, every: std::time::Duration) {
-    if !store.capabilities().sweep {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            match store.sweep().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "swept expired sessions"),
-                Err(e) => tracing::warn!(error = %e, "session sweep failed"),
-            }
-        }
-    });
 }
 
 /// The site, with sessions from `layer`. Every form carries the session's CSRF token, and

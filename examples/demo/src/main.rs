@@ -22,20 +22,22 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let settings = session_demo::settings().map_err(|e| e.to_string())?;
-    let store = session_demo::store(&settings)
+    // The store the settings name, its sweeper when it needs one, and the layer: one call.
+    let sessions = sessions::Sessions::from_settings(&settings)
         .await
         .map_err(|e| e.to_string())?;
-    let layer = settings.layer(store.clone()).map_err(|e| e.to_string())?;
-    session_demo::spawn_sweeper(store.clone(), std::time::Duration::from_secs(600));
+    let store = sessions.store().map_or("cookie", |s| s.name()).to_owned();
     let addr = std::env::var("DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(store = store.name(), "demo listening on http://{addr}");
-    axum::serve(listener, session_demo::app(layer))
+    tracing::info!(store, "demo listening on http://{addr}");
+    axum::serve(listener, session_demo::app(sessions.layer()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| format!("server failed: {e}"))
+        .map_err(|e| format!("server failed: {e}"))?;
+    sessions.shutdown().await;
+    Ok(())
 }

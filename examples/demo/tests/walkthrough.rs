@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use reqwest::StatusCode;
-use session_core::{MemoryStore, SessionStore};
-use session_tower::Settings;
+use sessions::{MemoryStore, SessionStore, Settings};
 
 /// Serves the demo on a free loopback port and returns its base URL and store.
 async fn serve() -> (String, Arc<MemoryStore>) {
@@ -260,11 +259,11 @@ async fn sessions_survive_a_restart_on_the_embedded_sqlite_store() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/session.toml")).unwrap();
     let settings =
         Settings::from_sources(Some(&file), [("SESSION_DATABASE_URL", url.as_str())]).unwrap();
-    assert_eq!(settings.driver, session_tower::Driver::Database);
+    assert_eq!(settings.driver, sessions::Driver::Database);
     let client = browser();
     for expected in ["1", "2"] {
         // A fresh server each time, as after a restart; only the directory carries over.
-        let store = session_demo::store(&settings).await.unwrap();
+        let store = sessions::store(&settings).await.unwrap();
         let layer = settings.layer(store).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -299,7 +298,7 @@ async fn the_demo_runs_on_redis_when_the_environment_says_so() {
         ],
     )
     .unwrap();
-    let store = session_demo::store(&settings).await.unwrap();
+    let store = sessions::store(&settings).await.unwrap();
     assert_eq!(store.name(), "redis");
     let layer = settings.layer(store).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
