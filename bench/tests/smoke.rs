@@ -40,7 +40,15 @@ fn a_short_one_session_run_reports_no_failure_and_no_lost_update_for_ours() {
 #[test]
 fn a_short_soak_on_memory_reports_no_error_and_no_wrong_answer() {
     let output = Command::new(env!("CARGO_BIN_EXE_session-bench"))
-        .args(["soak", "--stores", "memory", "--seconds", "2", "--clients", "8"])
+        .args([
+            "soak",
+            "--stores",
+            "memory",
+            "--seconds",
+            "2",
+            "--clients",
+            "8",
+        ])
         .output()
         .expect("the benchmark binary runs");
     let table = String::from_utf8_lossy(&output.stdout);
@@ -55,7 +63,10 @@ fn a_short_soak_on_memory_reports_no_error_and_no_wrong_answer() {
         .unwrap_or_else(|| panic!("no row for the memory store:\n{table}"));
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
     // | store | requests | req/s | p50 | p99 | max | errors | wrong | rss start | warm | end | peak |
-    assert!(cells[2].parse::<u64>().unwrap() > 0, "no request ran: {row}");
+    assert!(
+        cells[2].parse::<u64>().unwrap() > 0,
+        "no request ran: {row}"
+    );
     assert_eq!(cells[7], "0", "errors: {row}");
     assert_eq!(cells[8], "0", "wrong answers: {row}");
     assert!(cells[9].parse::<f64>().is_ok(), "no memory figure: {row}");

@@ -98,7 +98,14 @@ where
     P: FnMut() -> F,
     F: Future<Output = bool>,
 {
-    outage(container, store, limit, Fault::Restart { keeps_data }, probe).await
+    outage(
+        container,
+        store,
+        limit,
+        Fault::Restart { keeps_data },
+        probe,
+    )
+    .await
 }
 
 async fn outage<P, F>(
@@ -294,10 +301,11 @@ impl Client {
             request = request.header(header::COOKIE, cookie);
         }
         let request = request.body(Body::empty()).expect("a request");
-        let response = tokio::time::timeout(Duration::from_secs(15), self.app.clone().oneshot(request))
-            .await
-            .expect("the layer held a request for 15 s against an absent backend")
-            .expect("the router answers");
+        let response =
+            tokio::time::timeout(Duration::from_secs(15), self.app.clone().oneshot(request))
+                .await
+                .expect("the layer held a request for 15 s against an absent backend")
+                .expect("the router answers");
         let status = response.status();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             assert!(

@@ -98,7 +98,9 @@ pub fn version_conflict(store: &'static str, op: Operation, stored: u64, loaded:
 pub fn timed_out(store: &'static str, op: Operation, limit: Duration) -> Error {
     Error::new(ErrorKind::Timeout, op)
         .with_store(store)
-        .with_context(format!("the {store} backend did not answer within {limit:?}"))
+        .with_context(format!(
+            "the {store} backend did not answer within {limit:?}"
+        ))
         .temporary()
 }
 
@@ -131,7 +133,14 @@ mod tests {
         assert_eq!(err.store(), "mine");
         assert_eq!(err.operation(), Operation::Create);
         let bytes = encode(&Json, &record, None, "mine", Operation::Create).unwrap();
-        let back = decode(&Json, &bytes, 3, record.expires_at.timestamp_millis(), "mine").unwrap();
+        let back = decode(
+            &Json,
+            &bytes,
+            3,
+            record.expires_at.timestamp_millis(),
+            "mine",
+        )
+        .unwrap();
         assert_eq!(back.version, 3);
         assert_eq!(back.data, record.data);
     }

@@ -108,8 +108,11 @@ impl Job {
             }
             let now = Instant::now();
             if now >= self.deadline {
-                return Err(kit::timed_out(NAME, op, self.timeout)
-                    .with_context(format!("waited {:?} for {}", self.timeout, path.display())));
+                return Err(kit::timed_out(NAME, op, self.timeout).with_context(format!(
+                    "waited {:?} for {}",
+                    self.timeout,
+                    path.display()
+                )));
             }
             std::thread::sleep(pause.min(self.deadline - now));
             pause = (pause * 2).min(Duration::from_millis(20));
@@ -198,8 +201,8 @@ impl FileStore {
         let timeout = self.timeout;
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || work(&Job::new(root, timeout)))
-        .await
-        .map_err(|e| task_failed(op, e))?
+            .await
+            .map_err(|e| task_failed(op, e))?
     }
 
     fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {

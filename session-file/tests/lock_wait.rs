@@ -34,7 +34,10 @@ async fn a_held_shard_lock_times_out_writes_and_leaves_reads_and_data_alone() {
     let mut changed = record.clone();
     changed.insert("n", 2).unwrap();
     let started = Instant::now();
-    let err = store.save(&changed).await.expect_err("saved under a held lock");
+    let err = store
+        .save(&changed)
+        .await
+        .expect_err("saved under a held lock");
     let took = started.elapsed();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert!(err.is_temporary(), "{err:?}");
@@ -55,7 +58,10 @@ async fn a_held_shard_lock_times_out_writes_and_leaves_reads_and_data_alone() {
     assert_eq!(loaded.get::<i64>("n").unwrap(), Some(1));
 
     holder.unlock().unwrap();
-    let version = store.save(&changed).await.expect("saves once the lock is free");
+    let version = store
+        .save(&changed)
+        .await
+        .expect("saves once the lock is free");
     assert_eq!(version, record.version + 1);
     let loaded = store.load(&record.key).await.unwrap().unwrap();
     assert_eq!(loaded.get::<i64>("n").unwrap(), Some(2));
