@@ -11,7 +11,7 @@ use session_core::{
 };
 
 use crate::check::{CaseError, CaseResult};
-use crate::suite::{ClientFactory, SetupError, StoreFactory};
+use crate::setup::{ClientFactory, SetupError, StoreFactory};
 
 /// What a case needs from the store's [`Capabilities`] to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,13 +68,6 @@ impl Case {
     pub(crate) fn unmet(&self, caps: &Capabilities) -> Option<&'static str> {
         self.needs.unmet(caps)
     }
-}
-
-/// Every case of the suite, in order.
-pub(crate) fn all() -> Vec<Case> {
-    let mut cases = crate::store_cases::all();
-    cases.extend(crate::request_cases::all());
-    cases
 }
 
 /// What a running case gets: stores in its own namespace, and the store's capabilities.

@@ -44,9 +44,11 @@ mod counting;
 pub mod outage;
 pub mod provision;
 mod request_cases;
+mod setup;
 mod store_cases;
 mod suite;
 
 pub use check::{CaseError, CaseResult};
 pub use counting::{CountSnapshot, CountingStore, Counts};
-pub use suite::{Outcome, Report, SetupError, StoreContext, Suite};
+pub use setup::{SetupError, StoreContext};
+pub use suite::{Outcome, Report, Suite};

@@ -30,7 +30,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{GenericImage, ImageExt};
 use tokio::sync::OnceCell;
 
-use crate::suite::SetupError;
+use crate::setup::SetupError;
 
 /// Redis: `SESSION_TEST_REDIS_URL` (`redis://host:port/`), else a container from
 /// `SESSION_TEST_REDIS_IMAGE` (default `redis:7`).

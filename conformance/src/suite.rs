@@ -1,166 +1,21 @@
-//! The suite: a driver's factory, the named cases, and the runner that turns them into tests.
+//! The runner: a driver's factory and the named cases, turned into tests.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
-use std::fmt;
 use std::future::Future;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use libtest_mimic::{Arguments, Failed, Trial};
 use session_core::codec::default_codec;
-use session_core::{Capabilities, ClientSideStore, Codec, SessionKey, SessionStore};
+use session_core::{Capabilities, ClientSideStore, SessionKey, SessionStore};
 
 use crate::case::{Case, Fixture};
 use crate::check::{CaseError, chain};
 use crate::provision;
-
-/// What a factory is told when asked for a store.
-///
-/// Every case works in its own namespace, so cases run in parallel against one backend. A
-/// factory maps the namespace to whatever isolates data in its backend: a key prefix, a table, a
-/// database, a directory. Called twice with the same namespace, it must return stores that see
-/// the same records (the codec-switch case relies on it).
-#[derive(Clone)]
-pub struct StoreContext {
-    namespace: String,
-    codec: Arc<dyn Codec>,
-}
-
-impl StoreContext {
-    /// A fresh, unique namespace: lowercase ASCII letters, digits and `_`, starting with a
-    /// letter, at most 24 characters, so it is valid as a prefix, table, database or folder name.
-    pub fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    /// The codec the store must read and write with.
-    pub fn codec(&self) -> Arc<dyn Codec> {
-        self.codec.clone()
-    }
-
-    /// A value shared by every call with this namespace in this process, made by `init` the
-    /// first time. In-process stores use it so two calls with one namespace see one set of
-    /// records:
-    ///
-    /// ```
-    /// # use session_conformance::StoreContext;
-    /// # use session_core::MemoryStore;
-    /// fn memory(cx: &StoreContext) -> MemoryStore {
-    ///     cx.shared(MemoryStore::new).with_codec(cx.codec())
-    /// }
-    /// ```
-    pub fn shared<T: Clone + Send + Sync + 'static>(&self, init: impl FnOnce() -> T) -> T {
-        type Registry = Mutex<HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>>;
-        static REGISTRY: OnceLock<Registry> = OnceLock::new();
-        let mut map = REGISTRY
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let slot = map
-            .entry((TypeId::of::<T>(), self.namespace.clone()))
-            .or_insert_with(|| Box::new(init()));
-        match slot.downcast_ref::<T>() {
-            Some(value) => value.clone(),
-            None => unreachable!("registry slots are keyed by type"),
-        }
-    }
-}
-
-impl fmt::Debug for StoreContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreContext")
-            .field("namespace", &self.namespace)
-            .field("codec", &self.codec.name())
-            .finish()
-    }
-}
-
-/// Why a factory could not make a store.
-#[derive(Debug)]
-pub enum SetupError {
-    /// The backend is not available here (no URL in the environment, no container engine ...).
-    /// The suite reports its cases as ignored with this reason, or fails them when the
-    /// environment requires the backend (see [`crate::provision`]).
-    Skip(String),
-    /// The backend is there but setting up the store failed.
-    Failed(String),
-}
-
-impl SetupError {
-    /// The backend is unavailable, for `reason`.
-    pub fn skip(reason: impl Into<String>) -> Self {
-        SetupError::Skip(reason.into())
-    }
-}
-
-impl fmt::Display for SetupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SetupError::Skip(reason) => write!(f, "backend unavailable: {reason}"),
-            SetupError::Failed(reason) => write!(f, "store setup failed: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for SetupError {}
-
-impl From<session_core::Error> for SetupError {
-    fn from(err: session_core::Error) -> Self {
-        SetupError::Failed(chain(&err))
-    }
-}
-
-type ErasedFactory = Arc<
-    dyn Fn(StoreContext) -> BoxFuture<'static, Result<Arc<dyn SessionStore>, SetupError>>
-        + Send
-        + Sync,
->;
-
-type ErasedClientFactory = Arc<
-    dyn Fn(StoreContext) -> BoxFuture<'static, Result<Arc<dyn ClientSideStore>, SetupError>>
-        + Send
-        + Sync,
->;
-
-/// Makes client-side stores for the request-level cases.
-#[derive(Clone)]
-pub(crate) struct ClientFactory(ErasedClientFactory);
-
-impl ClientFactory {
-    pub(crate) async fn make(
-        &self,
-        namespace: &str,
-        codec: Arc<dyn Codec>,
-    ) -> Result<Arc<dyn ClientSideStore>, SetupError> {
-        (self.0)(StoreContext {
-            namespace: namespace.to_owned(),
-            codec,
-        })
-        .await
-    }
-}
-
-/// Makes stores for the cases, from a driver's factory.
-#[derive(Clone)]
-pub(crate) struct StoreFactory(ErasedFactory);
-
-impl StoreFactory {
-    pub(crate) async fn make(
-        &self,
-        namespace: &str,
-        codec: Arc<dyn Codec>,
-    ) -> Result<Arc<dyn SessionStore>, SetupError> {
-        (self.0)(StoreContext {
-            namespace: namespace.to_owned(),
-            codec,
-        })
-        .await
-    }
-}
+use crate::setup::{
+    ClientFactory, ErasedClientFactory, ErasedFactory, SetupError, StoreContext, StoreFactory,
+    namespace,
+};
 
 /// The conformance suite for one store.
 ///
@@ -293,7 +148,7 @@ impl Suite {
             let client = for_stores.clone();
             Box::pin(async move {
                 let cookies = cx.shared(crate::browser::Cookies::default);
-                let storage = client.make(&cx.namespace, cx.codec.clone()).await?;
+                let storage = client.make(cx.namespace(), cx.codec()).await?;
                 Ok(Arc::new(crate::browser::Browser::new(storage, cookies))
                     as Arc<dyn SessionStore>)
             })
@@ -323,7 +178,7 @@ impl Suite {
 
     /// The names of the cases, in order, as tests list them.
     pub fn case_names() -> Vec<String> {
-        crate::case::all().iter().map(|c| c.test_name()).collect()
+        all_cases().iter().map(|c| c.test_name()).collect()
     }
 
     /// Runs the suite as a test binary: parses the usual test arguments (filters, `--list`,
@@ -335,7 +190,7 @@ impl Suite {
             args.test_threads = Some(16);
         }
         let runtime = Arc::new(runtime());
-        let cases = crate::case::all();
+        let cases = all_cases();
         let probe = if args.list {
             // Listing names must not start containers.
             Probe::Ready(Capabilities::default())
@@ -398,7 +253,7 @@ impl Suite {
         let probe = runtime.block_on(self.probe());
         let caps = probe_caps(&probe);
         let suite = Arc::new(self);
-        let handles: Vec<_> = crate::case::all()
+        let handles: Vec<_> = all_cases()
             .into_iter()
             .map(|case| {
                 let name = case.test_name();
@@ -489,24 +344,16 @@ fn probe_caps(probe: &Probe) -> &Capabilities {
     }
 }
 
+/// Every case of the suite, in order: the store contract, then requests through the layer.
+fn all_cases() -> Vec<Case> {
+    let mut cases = crate::store_cases::all();
+    cases.extend(crate::request_cases::all());
+    cases
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("cannot start the test runtime: {e}"))
-}
-
-/// A namespace unique across processes and runs: a random run id, a counter, and a hint.
-pub(crate) fn namespace(hint: &str) -> String {
-    static RUN: OnceLock<String> = OnceLock::new();
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let run = RUN.get_or_init(|| SessionKey::random().as_str()[..8].to_owned());
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let hint: String = hint
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(8)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    format!("t{run}_{n}_{hint}")
 }

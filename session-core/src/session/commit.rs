@@ -128,7 +128,7 @@ impl Session {
             self.end_turn(&mut state, |_| None).await;
             let err = Error::new(kind, Operation::Load)
                 .with_context(format!("the session could not be loaded: {message}"));
-            return Err(if temporary { err.temporary() } else { err });
+            return Err(err.temporary_if(temporary));
         }
         let accessed = state.loaded && !self.is_detached();
         if let Some(action) = self.commit_in_batch(&mut state).await {

@@ -55,14 +55,10 @@ pub(crate) struct Saves {
 /// An error told to every request of a failed save (errors are not `Clone`: each gets its own,
 /// naming the first).
 fn shared(err: &Error) -> Error {
-    let copy = Error::new(err.kind(), err.operation())
+    Error::new(err.kind(), err.operation())
         .with_store(err.store().to_owned())
-        .with_context(err.to_string());
-    if err.is_temporary() {
-        copy.temporary()
-    } else {
-        copy
-    }
+        .with_context(err.to_string())
+        .temporary_if(err.is_temporary())
 }
 
 /// Stores the waiting requests of `place`'s session, batch after batch, until none waits; the
