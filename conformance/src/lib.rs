@@ -40,6 +40,7 @@
 mod browser;
 mod case;
 mod check;
+pub mod checklist;
 mod counting;
 pub mod outage;
 pub mod provision;
@@ -51,4 +52,4 @@ mod suite;
 pub use check::{CaseError, CaseResult};
 pub use counting::{CountSnapshot, CountingStore, Counts};
 pub use setup::{SetupError, StoreContext};
-pub use suite::{Outcome, Report, Suite};
+pub use suite::{CHECKLIST_CASE, Outcome, Report, Suite};

@@ -41,7 +41,11 @@ pub struct Suite {
     client: Option<ClientFactory>,
     case_timeout: Duration,
     required: Option<bool>,
+    checklist: Option<&'static str>,
 }
+
+/// The name of the case [`Suite::with_checklist`] adds.
+pub const CHECKLIST_CASE: &str = "store::capabilities_match_the_documented_checklist";
 
 /// How one case ended, as [`Suite::report`] tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +126,7 @@ impl Suite {
             client: None,
             case_timeout: provision::case_timeout(),
             required: None,
+            checklist: None,
         }
     }
 
@@ -159,6 +164,7 @@ impl Suite {
             client: Some(client),
             case_timeout: provision::case_timeout(),
             required: None,
+            checklist: None,
         }
     }
 
@@ -166,6 +172,14 @@ impl Suite {
     /// overriding `SESSION_TEST_REQUIRE`.
     pub fn require_backend(mut self, required: bool) -> Self {
         self.required = Some(required);
+        self
+    }
+
+    /// Adds the case [`CHECKLIST_CASE`]: the capability checklist in `source` (the store's
+    /// source file, `include_str!("../src/store.rs")`, or its documentation) must agree with
+    /// what the store declares; see [`crate::checklist`].
+    pub fn with_checklist(mut self, source: &'static str) -> Self {
+        self.checklist = Some(source);
         self
     }
 
@@ -227,6 +241,25 @@ impl Suite {
             };
             trials.push(trial);
         }
+        if let Some(source) = suite.checklist {
+            let name = CHECKLIST_CASE.to_owned();
+            trials.push(match &probe {
+                Probe::Ready(caps) => {
+                    let caps = *caps;
+                    Trial::test(name, move || {
+                        crate::checklist::check(source, &caps).map_err(Failed::from)
+                    })
+                }
+                Probe::Unavailable { reason, required } => {
+                    let msg = format!("backend unavailable: {reason}");
+                    Trial::test(name, move || Err(Failed::from(msg))).with_ignored_flag(!required)
+                }
+                Probe::Broken(reason) => {
+                    let msg = format!("store setup failed: {reason}");
+                    Trial::test(name, move || Err(Failed::from(msg)))
+                }
+            });
+        }
         match &probe {
             Probe::Unavailable { reason, required } => eprintln!(
                 "[{}] backend unavailable: {reason}; {}",
@@ -278,6 +311,24 @@ impl Suite {
                 (name, outcome)
             })
             .collect();
+        let checklist = suite.checklist.map(|source| {
+            let outcome = match &probe {
+                Probe::Ready(caps) => match crate::checklist::check(source, caps) {
+                    Ok(()) => Outcome::Passed,
+                    Err(problem) => Outcome::Failed(problem),
+                },
+                Probe::Unavailable { reason, required } => {
+                    let reason = format!("backend unavailable: {reason}");
+                    if *required {
+                        Outcome::Failed(reason)
+                    } else {
+                        Outcome::Ignored(reason)
+                    }
+                }
+                Probe::Broken(reason) => Outcome::Failed(reason.clone()),
+            };
+            (CHECKLIST_CASE.to_owned(), outcome)
+        });
         let outcomes = handles
             .into_iter()
             .map(|(name, outcome)| {
@@ -291,6 +342,7 @@ impl Suite {
                 };
                 (name, outcome)
             })
+            .chain(checklist)
             .collect();
         Report { outcomes }
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use session_conformance::{Outcome, Report, Suite};
+use session_conformance::{CHECKLIST_CASE, Outcome, Report, Suite};
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
     Capabilities, Error, ErrorKind, MemoryStore, Record, Result, SessionKey, SessionStore,
@@ -275,4 +275,36 @@ fn an_unavailable_backend_is_ignored_with_its_reason_never_passed() {
 fn a_required_backend_that_is_unavailable_fails_every_case() {
     let report = unavailable().require_backend(true).report();
     assert_eq!(report.failed().len(), report.outcomes.len());
+}
+
+#[test]
+fn a_checklist_that_disagrees_with_the_declared_capabilities_fails_its_case() {
+    // The memory store shares nothing across processes; this checklist says it does.
+    const CLAIMS_SHARED: &str = "
+| capability | |
+|---|---|
+| conditional writes | yes |
+| revocable | yes |
+| native expiry | no |
+| sweep | yes |
+| owner index | yes |
+| shared across processes | yes |
+| maximum record | none |
+";
+    let memory = |cx: session_conformance::StoreContext| async move {
+        Ok(cx.shared(MemoryStore::new).with_codec(cx.codec()))
+    };
+    let wrong = Suite::new("memory", memory)
+        .with_checklist(CLAIMS_SHARED)
+        .report();
+    assert_eq!(wrong.failed(), [CHECKLIST_CASE], "{:?}", wrong.outcomes);
+    let right = Suite::new("memory", memory)
+        .with_checklist(include_str!("../../session-core/src/memory.rs"))
+        .report();
+    assert!(
+        right.passed().contains(&CHECKLIST_CASE),
+        "{:?}",
+        right.outcomes
+    );
+    assert!(right.failed().is_empty(), "{:?}", right.outcomes);
 }

@@ -7,5 +7,6 @@ fn main() -> std::process::ExitCode {
     Suite::new("memory", |cx| async move {
         Ok(cx.shared(MemoryStore::new).with_codec(cx.codec()))
     })
+    .with_checklist(include_str!("../../session-core/src/memory.rs"))
     .run()
 }

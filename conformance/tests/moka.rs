@@ -7,5 +7,6 @@ fn main() -> std::process::ExitCode {
     Suite::new("moka", |cx| async move {
         Ok(cx.shared(MokaStore::new).with_codec(cx.codec()))
     })
+    .with_checklist(include_str!("../../session-core/src/moka.rs"))
     .run()
 }

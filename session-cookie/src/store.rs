@@ -46,6 +46,16 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// - **size**: a sealed session must fit in 4096 bytes with the cookie's name; a larger one is a
 ///   [`ErrorKind::TooLarge`] error (a 500), never a cookie the browser silently drops.
 ///
+/// | capability | |
+/// |---|---|
+/// | conditional writes | no: the last response's cookie wins |
+/// | revocable | no: a copied cookie stays valid until its sealed expiry |
+/// | native expiry | yes: the expiry is sealed inside and checked on opening |
+/// | sweep | no: nothing is kept to sweep |
+/// | owner index | no |
+/// | shared across processes | yes, for every process holding the same keys |
+/// | maximum record | 3000 bytes encoded (sealed, it fits a 4096-byte cookie) |
+///
 /// ```
 /// use session_cookie::{CookieStore, Key};
 /// use session_tower::SessionLayer;

@@ -9,5 +9,6 @@ fn main() -> std::process::ExitCode {
         let key = cx.shared(Key::generate);
         Ok(CookieStore::new(vec![key])?.with_codec(cx.codec()))
     })
+    .with_checklist(include_str!("../src/store.rs"))
     .run()
 }

@@ -26,6 +26,16 @@ const NAME: &str = "memory";
 ///
 /// Clones share the same sessions; [`MemoryStore::with_codec`] changes only the clone's codec.
 ///
+/// | capability | |
+/// |---|---|
+/// | conditional writes | yes (the version checked under the store's lock) |
+/// | revocable | yes |
+/// | native expiry | no: expired records are dropped when met or swept |
+/// | sweep | yes |
+/// | owner index | yes |
+/// | shared across processes | no: one process's memory |
+/// | maximum record | none, unless [`MemoryStore::with_max_record_size`] sets one |
+///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use chrono::{Duration, Utc};

@@ -35,6 +35,16 @@ type Owners = Arc<Mutex<HashMap<String, HashSet<SessionKey>>>>;
 /// ([`MokaStoreBuilder::max_bytes`]); past the bound, the least useful sessions are evicted, as a
 /// cache would. Alone it therefore suits sessions you can afford to lose under memory pressure.
 ///
+/// | capability | |
+/// |---|---|
+/// | conditional writes | yes (the version checked in one atomic entry update) |
+/// | revocable | yes |
+/// | native expiry | yes: each entry expires at its record's idle expiry |
+/// | sweep | no: not needed |
+/// | owner index | yes |
+/// | shared across processes | no: one process's memory |
+/// | maximum record | none |
+///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::time::Duration;

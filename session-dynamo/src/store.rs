@@ -34,10 +34,12 @@ type Item = HashMap<String, AttributeValue>;
 /// | capability | |
 /// |---|---|
 /// | conditional writes | yes (condition expressions) |
-/// | native expiry | yes (TTL on `x`); no sweep needed |
+/// | revocable | yes |
+/// | native expiry | yes (TTL on `x`) |
+/// | sweep | no: not needed |
 /// | owner index | yes (GSI `owner-index` on `o`; hits are re-read consistently) |
 /// | shared across processes | yes |
-/// | maximum record | 390 KiB encoded (DynamoDB's item limit is 400 KB) |
+/// | maximum record | 399360 bytes encoded (390 KiB; DynamoDB's item limit is 400 KB) |
 ///
 /// See the crate docs for the table definition, the IAM actions and the cost per operation.
 #[derive(Clone)]

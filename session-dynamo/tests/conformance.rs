@@ -34,5 +34,6 @@ fn main() -> std::process::ExitCode {
         created.get_or_try_init(|| store.create_table()).await?;
         Ok(store)
     })
+    .with_checklist(include_str!("../src/store.rs"))
     .run()
 }

@@ -47,9 +47,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// | capability | |
 /// |---|---|
 /// | conditional writes | yes (version in the file header, checked under the shard lock) |
-/// | sweep | yes: [`SessionStore::sweep`] deletes expired files; run it periodically |
+/// | revocable | yes |
+/// | native expiry | no: expired files stay until swept (they are never returned) |
+/// | sweep | yes: [`SessionStore::sweep`] deletes expired files; run a `Sweeper` |
 /// | owner index | no: listing a user's sessions would read every file |
 /// | shared across processes | yes, on one machine (or a file system with working `flock`) |
+/// | maximum record | none |
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

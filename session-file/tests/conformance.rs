@@ -12,5 +12,6 @@ fn main() -> std::process::ExitCode {
             .join(cx.namespace());
         Ok(FileStore::new(dir)?.with_codec(cx.codec()))
     })
+    .with_checklist(include_str!("../src/store.rs"))
     .run()
 }

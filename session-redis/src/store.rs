@@ -27,10 +27,12 @@ use crate::scripts;
 /// | capability | |
 /// |---|---|
 /// | conditional writes | yes (script compares versions) |
+/// | revocable | yes |
 /// | native expiry | yes (`PEXPIREAT`) |
-/// | sweep | not needed (returns `Unsupported`) |
+/// | sweep | no: not needed (returns `Unsupported`) |
 /// | owner index | yes (a set per owner, cleaned as it is read) |
 /// | shared across processes | yes |
+/// | maximum record | none (Redis holds values up to 512 MB) |
 ///
 /// Needs Redis 6 or later; scripts touch keys they derive from the owner name, so Redis Cluster
 /// is not supported yet.

@@ -11,5 +11,6 @@ fn main() -> std::process::ExitCode {
             .with_codec(cx.codec());
         Ok(RedisStore::connect(config).await?)
     })
+    .with_checklist(include_str!("../src/store.rs"))
     .run()
 }

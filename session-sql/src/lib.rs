@@ -15,6 +15,18 @@
 //! Times are epoch milliseconds from the application's clock, so database clocks never matter.
 //! Start a [`session_core::Sweeper`] to delete expired rows in the background.
 //!
+//! Every store of this crate declares the same capabilities:
+//!
+//! | capability | |
+//! |---|---|
+//! | conditional writes | yes (`UPDATE ... WHERE version = ?`, one statement) |
+//! | revocable | yes |
+//! | native expiry | no: expired rows stay until swept (they are never returned) |
+//! | sweep | yes, in bounded batches |
+//! | owner index | yes (an index on `owner`) |
+//! | shared across processes | yes (SQLite: processes on one machine) |
+//! | maximum record | none |
+//!
 //! # Schema
 //!
 //! [`PostgresStore::migrate`] (and its siblings) create it; teams that run their own

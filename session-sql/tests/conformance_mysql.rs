@@ -34,5 +34,6 @@ fn main() -> std::process::ExitCode {
         store.migrate().await?;
         Ok(store)
     })
+    .with_checklist(include_str!("../src/lib.rs"))
     .run()
 }

@@ -25,5 +25,6 @@ fn main() -> std::process::ExitCode {
             .with_codec(cx.codec())
             .with_timeout(CASE_LIMIT))
     })
+    .with_checklist(include_str!("../src/lib.rs"))
     .run()
 }
