@@ -1,6 +1,6 @@
 //! A store in process memory, for development, tests and single-process deployments.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -12,7 +12,7 @@ use crate::error::{Error, Operation, Result};
 use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
-use crate::stored::Stored;
+use crate::stored::{OwnerIndex, Stored};
 
 const NAME: &str = "memory";
 
@@ -62,7 +62,7 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct State {
     entries: HashMap<SessionKey, Entry>,
-    owners: HashMap<String, HashSet<SessionKey>>,
+    owners: OwnerIndex,
 }
 
 type Entry = Stored;
@@ -77,43 +77,22 @@ impl State {
     }
 
     fn insert(&mut self, key: SessionKey, entry: Entry) {
-        if let Some(owner) = &entry.owner {
-            self.owners
-                .entry(owner.clone())
-                .or_default()
-                .insert(key.clone());
-        }
-        if let Some(old) = self.entries.insert(key.clone(), entry) {
-            self.unindex(&key, old.owner.as_deref(), true);
-        }
+        let owner = entry.owner.clone();
+        let old = self.entries.insert(key.clone(), entry);
+        let old_owner = old.and_then(|old| old.owner);
+        self.owners
+            .moved(&key, old_owner.as_deref(), owner.as_deref());
     }
 
     fn remove(&mut self, key: &SessionKey) -> bool {
         match self.entries.remove(key) {
             Some(old) => {
-                self.unindex(key, old.owner.as_deref(), false);
+                if let Some(owner) = &old.owner {
+                    self.owners.remove(owner, key);
+                }
                 true
             }
             None => false,
-        }
-    }
-
-    /// Drops `key` from `owner`'s set, unless `still_current` says the new entry has that owner.
-    fn unindex(&mut self, key: &SessionKey, owner: Option<&str>, still_current: bool) {
-        let Some(owner) = owner else { return };
-        if still_current
-            && self
-                .entries
-                .get(key)
-                .is_some_and(|e| e.owner.as_deref() == Some(owner))
-        {
-            return;
-        }
-        if let Some(keys) = self.owners.get_mut(owner) {
-            keys.remove(key);
-            if keys.is_empty() {
-                self.owners.remove(owner);
-            }
         }
     }
 }
@@ -262,13 +241,11 @@ impl SessionStore for MemoryStore {
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
         let now = Utc::now();
         let state = self.lock();
-        let Some(keys) = state.owners.get(owner) else {
-            return Ok(Vec::new());
-        };
-        let mut live: Vec<SessionKey> = keys
-            .iter()
-            .filter(|k| state.entries.get(*k).is_some_and(|e| e.is_live(now)))
-            .cloned()
+        let mut live: Vec<SessionKey> = state
+            .owners
+            .keys(owner)
+            .into_iter()
+            .filter(|k| state.entries.get(k).is_some_and(|e| e.is_live(now)))
             .collect();
         live.sort();
         Ok(live)
@@ -277,11 +254,7 @@ impl SessionStore for MemoryStore {
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
         let now = Utc::now();
         let mut state = self.lock();
-        let keys: Vec<SessionKey> = state
-            .owners
-            .get(owner)
-            .map(|keys| keys.iter().cloned().collect())
-            .unwrap_or_default();
+        let keys = state.owners.keys(owner);
         let mut live = 0;
         for key in keys {
             if state.entries.get(&key).is_some_and(|e| e.is_live(now)) {

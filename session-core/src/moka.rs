@@ -1,6 +1,5 @@
 //! A store on moka's concurrent cache (feature `moka`).
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -17,12 +16,12 @@ use crate::error::{Error, Operation, Result};
 use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
-use crate::stored::Stored;
+use crate::stored::{OwnerIndex, Stored};
 
 const NAME: &str = "moka";
 
-/// Owner name to the keys of its sessions.
-type Owners = Arc<Mutex<HashMap<String, HashSet<SessionKey>>>>;
+/// The owner index, shared with the cache's eviction listener.
+type Owners = Arc<Mutex<OwnerIndex>>;
 
 /// Sessions in an in-process moka cache: bounded, concurrent, and expiring each record at its
 /// own idle expiry.
@@ -155,7 +154,7 @@ impl MokaStoreBuilder {
                 if cause != RemovalCause::Replaced
                     && let Some(owner) = &entry.owner
                 {
-                    unindex(&mut lock(&listener_owners), owner, &key);
+                    lock(&listener_owners).remove(owner, &key);
                 }
             });
         builder = match self.limit {
@@ -178,18 +177,9 @@ impl MokaStoreBuilder {
     }
 }
 
-fn lock(owners: &Owners) -> MutexGuard<'_, HashMap<String, HashSet<SessionKey>>> {
-    // Every update leaves the map consistent, so a poisoned lock still holds good state.
+fn lock(owners: &Owners) -> MutexGuard<'_, OwnerIndex> {
+    // Every update leaves the index consistent, so a poisoned lock still holds good state.
     owners.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn unindex(owners: &mut HashMap<String, HashSet<SessionKey>>, owner: &str, key: &SessionKey) {
-    if let Some(keys) = owners.get_mut(owner) {
-        keys.remove(key);
-        if keys.is_empty() {
-            owners.remove(owner);
-        }
-    }
 }
 
 impl MokaStore {
@@ -231,19 +221,7 @@ impl MokaStore {
 
     /// Moves `key` in the owner index from `old` to `new`.
     fn reindex(&self, key: &SessionKey, old: Option<&str>, new: Option<&str>) {
-        if old == new {
-            return;
-        }
-        let mut owners = lock(&self.owners);
-        if let Some(old) = old {
-            unindex(&mut owners, old, key);
-        }
-        if let Some(new) = new {
-            owners
-                .entry(new.to_owned())
-                .or_default()
-                .insert(key.clone());
-        }
+        lock(&self.owners).moved(key, old, new);
     }
 }
 
@@ -415,16 +393,13 @@ impl SessionStore for MokaStore {
     }
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
-        let candidates: Vec<SessionKey> = lock(&self.owners)
-            .get(owner)
-            .map(|keys| keys.iter().cloned().collect())
-            .unwrap_or_default();
+        let candidates = lock(&self.owners).keys(owner);
         let now = Utc::now();
         let mut live = Vec::with_capacity(candidates.len());
         for key in candidates {
             match self.cache.get(&key).await {
                 Some(e) if e.is_live(now) && e.owner.as_deref() == Some(owner) => live.push(key),
-                _ => unindex(&mut lock(&self.owners), owner, &key),
+                _ => lock(&self.owners).remove(owner, &key),
             }
         }
         live.sort();
@@ -436,7 +411,7 @@ impl SessionStore for MokaStore {
         for key in &keys {
             self.cache.invalidate(key).await;
         }
-        lock(&self.owners).remove(owner);
+        lock(&self.owners).forget(owner);
         Ok(keys.len() as u64)
     }
 }
