@@ -10,15 +10,14 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use session_conformance::outage::{frozen_then_back, stopped_then_back};
-use session_conformance::provision::{self, DYNAMODB, Ready};
+use session_conformance::provision::{self, DYNAMODB};
 use session_dynamo::DynamoStore;
 
 const TIMEOUT: Duration = Duration::from_millis(800);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_endpoint_frozen_then_stopped_fails_fast_and_recovers() {
-    let ready = Ready::Stderr("Running on");
-    let Some(container) = provision::own_container(&DYNAMODB, 5000, ready, &[], &[]).await else {
+    let Some(container) = provision::own_container(&DYNAMODB, &[]).await else {
         return;
     };
     let client = |timeout: Option<Duration>| {
@@ -26,7 +25,7 @@ async fn the_endpoint_frozen_then_stopped_fails_fast_and_recovers() {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .endpoint_url(format!("http://{}:{}", container.host, container.port));
+            .endpoint_url(DYNAMODB.url_of(&container));
         if let Some(timeout) = timeout {
             config = config.timeout_config(
                 aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_conformance::outage::{frozen_then_back, stopped_then_back};
-use session_conformance::provision::{self, REDIS, Ready};
+use session_conformance::provision::{self, REDIS};
 use session_core::{SessionKey, SessionStore};
 use session_redis::{RedisConfig, RedisStore};
 
@@ -16,7 +16,6 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_frozen_then_stopped_fails_fast_and_recovers_with_every_write() {
-    let ready = Ready::Stdout("Ready to accept connections");
     let cmd = [
         "redis-server",
         "--bind",
@@ -30,10 +29,10 @@ async fn redis_frozen_then_stopped_fails_fast_and_recovers_with_every_write() {
         "--appendfsync",
         "always",
     ];
-    let Some(container) = provision::own_container(&REDIS, 6379, ready, &[], &cmd).await else {
+    let Some(container) = provision::own_container(&REDIS, &cmd).await else {
         return;
     };
-    let config = RedisConfig::new(format!("redis://{}:{}/", container.host, container.port))
+    let config = RedisConfig::new(REDIS.url_of(&container))
         .with_timeout(TIMEOUT)
         .with_connect_timeout(TIMEOUT);
     let store = RedisStore::connect(config.clone()).await.expect("connect");

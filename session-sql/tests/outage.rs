@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_conformance::outage::{frozen_then_back, stopped_then_back};
-use session_conformance::provision::{self, MYSQL, POSTGRES, Ready};
+use session_conformance::provision::{self, MYSQL, POSTGRES};
 use session_core::{SessionKey, SessionStore};
 use session_sql::{MySqlStore, PostgresStore};
 
@@ -27,15 +27,10 @@ where
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_frozen_then_stopped_fails_fast_and_recovers_with_every_write() {
-    let ready = Ready::Stderr("database system is ready to accept connections");
-    let env = &[("POSTGRES_HOST_AUTH_METHOD", "trust")];
-    let Some(container) = provision::own_container(&POSTGRES, 5432, ready, env, &[]).await else {
+    let Some(container) = provision::own_container(&POSTGRES, &[]).await else {
         return;
     };
-    let url = format!(
-        "postgres://postgres@{}:{}/postgres",
-        container.host, container.port
-    );
+    let url = POSTGRES.url_of(&container);
     let store = provision::retry("connecting to PostgreSQL", Duration::from_secs(60), || {
         PostgresStore::connect(&url, "outage", 4)
     })
@@ -51,20 +46,10 @@ async fn postgres_frozen_then_stopped_fails_fast_and_recovers_with_every_write()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_frozen_then_stopped_fails_fast_and_recovers_with_every_write() {
-    let env = &[
-        ("MARIADB_USER", "session"),
-        ("MARIADB_PASSWORD", "session"),
-        ("MARIADB_DATABASE", "sessions"),
-        ("MARIADB_ROOT_PASSWORD", "session"),
-    ];
-    let ready = Ready::Stderr("ready for connections");
-    let Some(container) = provision::own_container(&MYSQL, 3306, ready, env, &[]).await else {
+    let Some(container) = provision::own_container(&MYSQL, &[]).await else {
         return;
     };
-    let url = format!(
-        "mysql://session:session@{}:{}/sessions",
-        container.host, container.port
-    );
+    let url = MYSQL.url_of(&container);
     let store = provision::retry("connecting to MariaDB", Duration::from_secs(60), || {
         MySqlStore::connect(&url, "outage", 4)
     })

@@ -25,21 +25,15 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use testcontainers::core::{ContainerPort, WaitFor};
-use testcontainers::runners::AsyncRunner;
-use testcontainers::{GenericImage, ImageExt};
 use tokio::sync::OnceCell;
 
 use crate::setup::SetupError;
 
-/// Redis: `SESSION_TEST_REDIS_URL` (`redis://host:port/`), else a container from
-/// `SESSION_TEST_REDIS_IMAGE` (default `redis:7`).
-pub const REDIS: Backend = Backend {
-    name: "redis",
-    url_var: "SESSION_TEST_REDIS_URL",
-    image_var: "SESSION_TEST_REDIS_IMAGE",
-    default_image: "redis:7",
-};
+mod catalog;
+mod container;
+
+pub use catalog::{DYNAMODB, MYSQL, POSTGRES, REDIS, dynamodb, mysql, postgres, redis};
+pub use container::{Container, Ready, own_container, start_container};
 
 /// The image to start for `backend`: its image variable, or its default.
 pub fn image_for(backend: &Backend) -> String {
@@ -47,102 +41,6 @@ pub fn image_for(backend: &Backend) -> String {
         .ok()
         .filter(|i| !i.trim().is_empty())
         .unwrap_or_else(|| backend.default_image.to_owned())
-}
-
-/// `backend`'s endpoint: from its variable, else a container started from its image (exposing
-/// `port`, ready on `ready`, with `env`), whose address `url` writes.
-async fn provision(
-    backend: &Backend,
-    port: u16,
-    ready: Ready,
-    env: &'static [(&'static str, &'static str)],
-    url: fn(&Container) -> String,
-) -> Result<Arc<Endpoint>, SetupError> {
-    backend
-        .endpoint(|image| async move {
-            let container = start_container(&image, port, ready, env).await?;
-            let url = url(&container);
-            Ok(Endpoint::new(
-                url,
-                Source::Container(image),
-                Some(Box::new(container)),
-            ))
-        })
-        .await
-}
-
-/// The Redis endpoint for this test binary, provisioned once.
-pub async fn redis() -> Result<Arc<Endpoint>, SetupError> {
-    let ready = Ready::Stdout("Ready to accept connections");
-    provision(&REDIS, 6379, ready, &[], |c| {
-        format!("redis://{}:{}/", c.host, c.port)
-    })
-    .await
-}
-
-/// PostgreSQL: `SESSION_TEST_POSTGRES_URL` (`postgres://user@host:port/db`), else a container
-/// from `SESSION_TEST_POSTGRES_IMAGE` (default `postgres:16`).
-pub const POSTGRES: Backend = Backend {
-    name: "postgres",
-    url_var: "SESSION_TEST_POSTGRES_URL",
-    image_var: "SESSION_TEST_POSTGRES_IMAGE",
-    default_image: "postgres:16",
-};
-
-/// The PostgreSQL endpoint for this test binary, provisioned once.
-pub async fn postgres() -> Result<Arc<Endpoint>, SetupError> {
-    let ready = Ready::Stderr("database system is ready to accept connections");
-    let env = &[("POSTGRES_HOST_AUTH_METHOD", "trust")];
-    provision(&POSTGRES, 5432, ready, env, |c| {
-        format!("postgres://postgres@{}:{}/postgres", c.host, c.port)
-    })
-    .await
-}
-
-/// MySQL or MariaDB: `SESSION_TEST_MYSQL_URL` (`mysql://user:password@host:port/db`), else a
-/// container from `SESSION_TEST_MYSQL_IMAGE` (default `mariadb:11`).
-pub const MYSQL: Backend = Backend {
-    name: "mysql",
-    url_var: "SESSION_TEST_MYSQL_URL",
-    image_var: "SESSION_TEST_MYSQL_IMAGE",
-    default_image: "mariadb:11",
-};
-
-/// The MySQL/MariaDB endpoint for this test binary, provisioned once.
-pub async fn mysql() -> Result<Arc<Endpoint>, SetupError> {
-    let env = &[
-        ("MARIADB_USER", "session"),
-        ("MARIADB_PASSWORD", "session"),
-        ("MARIADB_DATABASE", "sessions"),
-        ("MARIADB_ROOT_PASSWORD", "session"),
-    ];
-    provision(
-        &MYSQL,
-        3306,
-        Ready::Stderr("ready for connections"),
-        env,
-        |c| format!("mysql://session:session@{}:{}/sessions", c.host, c.port),
-    )
-    .await
-}
-
-/// DynamoDB: `SESSION_TEST_DYNAMODB_ENDPOINT` (`http://host:port`, an emulator or a real
-/// endpoint), else a moto server in a container from `SESSION_TEST_DYNAMODB_IMAGE` (default
-/// `motoserver/moto:latest`).
-pub const DYNAMODB: Backend = Backend {
-    name: "dynamodb",
-    url_var: "SESSION_TEST_DYNAMODB_ENDPOINT",
-    image_var: "SESSION_TEST_DYNAMODB_IMAGE",
-    default_image: "motoserver/moto:latest",
-};
-
-/// The DynamoDB endpoint for this test binary, provisioned once.
-pub async fn dynamodb() -> Result<Arc<Endpoint>, SetupError> {
-    let ready = Ready::Stderr("Running on");
-    provision(&DYNAMODB, 5000, ready, &[], |c| {
-        format!("http://{}:{}", c.host, c.port)
-    })
-    .await
 }
 
 /// Calls `connect` until it succeeds or `within` passes: servers that restart after
@@ -169,166 +67,6 @@ where
     }
 }
 
-/// The log line that says a container's server is ready.
-#[derive(Debug, Clone, Copy)]
-pub enum Ready {
-    /// A line on standard output.
-    Stdout(&'static str),
-    /// A line on standard error.
-    Stderr(&'static str),
-}
-
-/// A container the suite started; dropping it removes the container.
-pub struct Container {
-    /// The host to connect to.
-    pub host: String,
-    /// The host port mapped to the server's port.
-    pub port: u16,
-    inner: testcontainers::ContainerAsync<GenericImage>,
-}
-
-impl Container {
-    /// Stops the container (the server goes away), keeping it for removal on drop: the server
-    /// gets 5 s to shut down cleanly before it is killed.
-    pub async fn stop(&self) -> Result<(), String> {
-        self.inner
-            .stop_with_timeout(Some(5))
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// Starts a stopped container again, on the same host port when it was started with
-    /// [`own_container`]. Returns once the container runs, not once its server is ready.
-    pub async fn start(&self) -> Result<(), String> {
-        self.inner.start().await.map_err(|e| e.to_string())
-    }
-
-    /// Freezes the container: connections stay open but nothing answers.
-    pub async fn pause(&self) -> Result<(), String> {
-        self.inner.pause().await.map_err(|e| e.to_string())
-    }
-
-    /// Thaws a paused container.
-    pub async fn unpause(&self) -> Result<(), String> {
-        self.inner.unpause().await.map_err(|e| e.to_string())
-    }
-}
-
-impl fmt::Debug for Container {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Container")
-            .field("id", &self.inner.id())
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .finish()
-    }
-}
-
-/// Starts `image` (`name:tag`) with `env`, waits for `ready`, and returns the running
-/// container with the host port mapped to `port`.
-///
-/// The error is a reason for a skip: no container engine, an image that cannot be had, a server
-/// that never became ready.
-pub async fn start_container(
-    image: &str,
-    port: u16,
-    ready: Ready,
-    env: &[(&str, &str)],
-) -> Result<Container, String> {
-    start(image, port, ready, env, &[], None).await
-}
-
-/// A container of a test's own (one it may freeze, stop and start again), from `backend`'s
-/// image, or `None` when none can be started and `backend` is not [`required`] (the skip and
-/// its reason are printed).
-///
-/// Unlike [`start_container`], the server's `port` is mapped to a fixed free host port, so the
-/// address survives [`Container::stop`] and [`Container::start`]; `cmd`, when not empty,
-/// replaces the image's command.
-///
-/// # Panics
-///
-/// When `backend` is required and no container starts.
-pub async fn own_container(
-    backend: &Backend,
-    port: u16,
-    ready: Ready,
-    env: &[(&str, &str)],
-    cmd: &[&str],
-) -> Option<Container> {
-    let image = image_for(backend);
-    let started = match free_port() {
-        Ok(host_port) => start(&image, port, ready, env, cmd, Some(host_port)).await,
-        Err(e) => Err(format!("no free port on this machine: {e}")),
-    };
-    match started {
-        Ok(container) => Some(container),
-        Err(reason) if !required(backend.name) => {
-            eprintln!(
-                "skipped: no {} container ({reason}); set SESSION_TEST_REQUIRE=all to fail",
-                backend.name
-            );
-            None
-        }
-        Err(reason) => panic!(
-            "{} is required but no container started: {reason}",
-            backend.name
-        ),
-    }
-}
-
-/// A port no one listens on now, for a fixed mapping.
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
-}
-
-async fn start(
-    image: &str,
-    port: u16,
-    ready: Ready,
-    env: &[(&str, &str)],
-    cmd: &[&str],
-    host_port: Option<u16>,
-) -> Result<Container, String> {
-    let (name, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
-    let wait = match ready {
-        Ready::Stdout(line) => WaitFor::message_on_stdout(line),
-        Ready::Stderr(line) => WaitFor::message_on_stderr(line),
-    };
-    let mut request = GenericImage::new(name, tag)
-        .with_exposed_port(ContainerPort::Tcp(port))
-        .with_wait_for(wait)
-        .with_startup_timeout(Duration::from_secs(120));
-    for (key, value) in env {
-        request = request.with_env_var(*key, *value);
-    }
-    if !cmd.is_empty() {
-        request = request.with_cmd(cmd.iter().copied());
-    }
-    if let Some(host_port) = host_port {
-        request = request.with_mapped_port(host_port, ContainerPort::Tcp(port));
-    }
-    let container = request
-        .start()
-        .await
-        .map_err(|e| format!("starting {image}: {e}"))?;
-    let host = container
-        .get_host()
-        .await
-        .map_err(|e| format!("finding the host of {image}: {e}"))?;
-    let mapped = container
-        .get_host_port_ipv4(port)
-        .await
-        .map_err(|e| format!("finding the port of {image}: {e}"))?;
-    Ok(Container {
-        host: host.to_string(),
-        port: mapped,
-        inner: container,
-    })
-}
-
 /// Whether the environment requires backend `name` to be available
 /// (`SESSION_TEST_REQUIRE=all`, or a list naming it).
 pub fn required(name: &str) -> bool {
@@ -352,7 +90,7 @@ pub fn case_timeout() -> Duration {
         .unwrap_or(Duration::from_secs(120))
 }
 
-/// A kind of backend the suite can provision.
+/// A kind of backend the suite can provision, with the recipe for its container.
 #[derive(Debug, Clone, Copy)]
 pub struct Backend {
     /// Its name in messages and in `SESSION_TEST_REQUIRE` (`"redis"`).
@@ -363,6 +101,14 @@ pub struct Backend {
     pub image_var: &'static str,
     /// The image started when the image variable is unset.
     pub default_image: &'static str,
+    /// The server's port inside the container.
+    pub port: u16,
+    /// The log line that says the container's server is ready.
+    pub ready: Ready,
+    /// The container's environment.
+    pub env: &'static [(&'static str, &'static str)],
+    /// The address drivers connect to, for a server at `host` and `port`.
+    pub url: fn(&str, u16) -> String,
 }
 
 /// Where a provisioned backend came from.
@@ -412,6 +158,28 @@ fn registry() -> &'static Mutex<HashMap<&'static str, Slot>> {
 }
 
 impl Backend {
+    /// The endpoint the cases of this test binary share: from [`Backend::url_var`], else a
+    /// container started from this backend's image and recipe, provisioned once.
+    pub async fn shared(&self) -> Result<Arc<Endpoint>, SetupError> {
+        let backend = *self;
+        self.endpoint(|image| async move {
+            let container =
+                start_container(&image, backend.port, backend.ready, backend.env).await?;
+            let url = backend.url_of(&container);
+            Ok(Endpoint::new(
+                url,
+                Source::Container(image),
+                Some(Box::new(container)),
+            ))
+        })
+        .await
+    }
+
+    /// The address of this backend's server in `container`.
+    pub fn url_of(&self, container: &Container) -> String {
+        (self.url)(&container.host, container.port)
+    }
+
     /// The backend's endpoint, provisioned once per test binary.
     ///
     /// Reads [`Backend::url_var`] first; otherwise calls `start` with the image to run, which
@@ -496,12 +264,20 @@ mod tests {
             url_var: "SESSION_TEST_UNIT_ENV_URL",
             image_var: "SESSION_TEST_UNIT_ENV_IMAGE",
             default_image: "unit:latest",
+            port: 1,
+            ready: Ready::Stdout("ready"),
+            env: &[],
+            url: |host, port| format!("tcp://{host}:{port}"),
         };
         const NO_ENGINE: Backend = Backend {
             name: "unit-none",
             url_var: "SESSION_TEST_UNIT_NONE_URL",
             image_var: "SESSION_TEST_UNIT_NONE_IMAGE",
             default_image: "unit:latest",
+            port: 1,
+            ready: Ready::Stdout("ready"),
+            env: &[],
+            url: |host, port| format!("tcp://{host}:{port}"),
         };
         let env = |var: &str| (var == FROM_ENV.url_var).then(|| "tcp://127.0.0.1:1".to_owned());
 
