@@ -6,6 +6,10 @@
 //! saves again, so two concurrent requests that change different keys, or both increment one
 //! counter, lose nothing.
 //!
+//! This file holds the handle, its state, loading and identity; the verbs live by subject beside
+//! it (`data`, `flash`, `collection`, `expiry`, `csrf`, `form`), and the commit in `commit`,
+//! `pipeline` and `queue`.
+//!
 //! # Flash messages
 //!
 //! Flash messages set with [`Session::flash`] are readable during the next request that loads
@@ -26,7 +30,9 @@ mod collection;
 mod commit;
 mod config;
 mod csrf;
+mod data;
 mod expiry;
+mod flash;
 mod form;
 mod pipeline;
 mod queue;
@@ -37,14 +43,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::id::{SessionKey, SessionToken};
 use crate::lock::{self, HeldLock};
-use crate::record::{Data, Record, Value, to_value};
+use crate::record::{Data, Record, Value};
 use crate::store::SessionStore;
 
 #[cfg(feature = "axum")]
@@ -226,235 +231,6 @@ impl Session {
     /// The settings this session follows.
     pub fn config(&self) -> &SessionConfig {
         &self.inner.config
-    }
-
-    // ----- data -----------------------------------------------------------------------------
-
-    /// The value under `key` decoded as `T`, or `None`.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.get_value(key).await? {
-            None => Ok(None),
-            Some(value) => decode(key, value).map(Some),
-        }
-    }
-
-    /// The value under `key` decoded as `T`, or `default` when absent.
-    pub async fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
-        Ok(self.get(key).await?.unwrap_or(default))
-    }
-
-    /// The raw value under `key`.
-    pub async fn get_value(&self, key: &str) -> Result<Option<Value>> {
-        let mut state = self.loaded().await?;
-        state.note_read(key);
-        Ok(state.view.as_ref().and_then(|r| r.data.get(key).cloned()))
-    }
-
-    /// Whether `key` holds a value other than null (Laravel's `has`). See also
-    /// [`Session::exists`], true for null too.
-    pub async fn has(&self, key: &str) -> Result<bool> {
-        Ok(self.get_value(key).await?.is_some_and(|v| !v.is_null()))
-    }
-
-    /// Whether `key` is present at all, even holding null (Laravel's `exists`).
-    pub async fn exists(&self, key: &str) -> Result<bool> {
-        Ok(self.get_value(key).await?.is_some())
-    }
-
-    /// All data (flash messages excluded).
-    pub async fn all(&self) -> Result<Data> {
-        let mut state = self.loaded().await?;
-        state.note_read_all();
-        Ok(state
-            .view
-            .as_ref()
-            .map(|r| r.data.clone())
-            .unwrap_or_default())
-    }
-
-    /// Stores `value` under `key`.
-    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<()> {
-        let value = to_value(key, value)?;
-        self.change(Change::Set(key.to_owned(), value)).await
-    }
-
-    /// Removes `key`, returning its value.
-    pub async fn remove(&self, key: &str) -> Result<Option<Value>> {
-        let old = self.get_value(key).await?;
-        if old.is_some() {
-            self.change(Change::Remove(key.to_owned())).await?;
-        }
-        Ok(old)
-    }
-
-    /// Removes `key` and returns its value decoded as `T`.
-    pub async fn pull<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.remove(key).await? {
-            None => Ok(None),
-            Some(value) => decode(key, value).map(Some),
-        }
-    }
-
-    /// Adds `by` to the integer under `key` (0 when absent) and returns the new value.
-    ///
-    /// Concurrent increments of one key from different requests all count, and each returns
-    /// the value its own commit stores: the returned value counts as a read of `key`, so if
-    /// another process changes `key` before this request commits, the commit fails with a
-    /// retryable error rather than store a value other than the one returned. A value that is
-    /// not an integer gives an [`ErrorKind::Decode`] error and changes nothing.
-    pub async fn increment(&self, key: &str, by: i64) -> Result<i64> {
-        let mut state = self.loaded().await?;
-        state.note_read(key);
-        let current = match state.view.as_ref().and_then(|r| r.data.get(key)) {
-            None => 0,
-            Some(v) => v.as_i64().ok_or_else(|| {
-                Error::new(ErrorKind::Decode, Operation::Other)
-                    .with_context(format!("session value {key:?} is not an integer: {v}"))
-            })?,
-        };
-        let next = current.checked_add(by).ok_or_else(|| {
-            Error::new(ErrorKind::Encode, Operation::Other)
-                .with_context(format!("session value {key:?} would overflow"))
-        })?;
-        self.record_change(&mut state, Change::Increment(key.to_owned(), by));
-        Ok(next)
-    }
-
-    /// Subtracts `by` from the integer under `key` and returns the new value.
-    pub async fn decrement(&self, key: &str, by: i64) -> Result<i64> {
-        let by = by.checked_neg().ok_or_else(|| {
-            Error::new(ErrorKind::Encode, Operation::Other)
-                .with_context("decrement step is out of range")
-        })?;
-        self.increment(key, by).await
-    }
-
-    /// Drops all data and flash messages but keeps the session (and its token).
-    pub async fn clear(&self) -> Result<()> {
-        let mut state = self.loaded().await?;
-        state.flash_in.clear();
-        state.flash_now.clear();
-        self.record_change(&mut state, Change::Clear);
-        Ok(())
-    }
-
-    /// The user this session belongs to, as set by [`Session::set_owner`].
-    pub async fn owner(&self) -> Result<Option<String>> {
-        let mut state = self.loaded().await?;
-        state.note_read_owner();
-        Ok(state.view.as_ref().and_then(|r| r.owner.clone()))
-    }
-
-    /// Records which user the session belongs to (on login), or none (on logout), so the
-    /// store's owner index can list and revoke a user's sessions.
-    ///
-    /// An owner longer than [`MAX_OWNER_BYTES`](crate::MAX_OWNER_BYTES) is refused with
-    /// [`ErrorKind::Invalid`], before any store call.
-    pub async fn set_owner(&self, owner: Option<&str>) -> Result<()> {
-        crate::record::check_owner(owner, Operation::Other)?;
-        self.change(Change::Owner(owner.map(str::to_owned))).await
-    }
-
-    // ----- flash ----------------------------------------------------------------------------
-
-    /// Sets a flash message for the next request.
-    pub async fn flash<T: Serialize>(&self, key: &str, value: T) -> Result<()> {
-        let value = to_value(key, value)?;
-        self.change(Change::Flash(key.to_owned(), value)).await
-    }
-
-    /// Sets a flash message for this request only; it is never stored.
-    pub async fn now<T: Serialize>(&self, key: &str, value: T) -> Result<()> {
-        let value = to_value(key, value)?;
-        let mut state = self.loaded().await?;
-        if !self.is_detached() {
-            state.flash_now.insert(key.to_owned(), value);
-        }
-        Ok(())
-    }
-
-    /// Keeps every flash message of this request, those set with [`Session::now`] included,
-    /// for the next one too (Laravel's `reflash`).
-    pub async fn reflash(&self) -> Result<()> {
-        let mut state = self.loaded().await?;
-        let keys: Vec<String> = state
-            .flash_in
-            .keys()
-            .chain(state.flash_now.keys())
-            .cloned()
-            .collect();
-        self.keep_locked(&mut state, keys);
-        Ok(())
-    }
-
-    /// Keeps the named flash messages of this request (from the previous request or set with
-    /// [`Session::now`]) for the next one too (Laravel's `keep`).
-    pub async fn keep(&self, keys: &[&str]) -> Result<()> {
-        let mut state = self.loaded().await?;
-        self.keep_locked(&mut state, keys.iter().map(|k| (*k).to_owned()).collect());
-        Ok(())
-    }
-
-    fn keep_locked(&self, state: &mut State, keys: Vec<String>) {
-        for key in keys {
-            let outgoing = state
-                .view
-                .as_ref()
-                .is_some_and(|r| r.flash.contains_key(&key));
-            let value = state
-                .flash_now
-                .get(&key)
-                .or_else(|| state.flash_in.get(&key))
-                .cloned();
-            if let Some(value) = value
-                && !outgoing
-            {
-                self.record_change(state, Change::Flash(key, value));
-            }
-        }
-    }
-
-    /// This request's flash message under `key` (set with `now`, or flashed by the previous
-    /// request), decoded as `T`, without consuming it.
-    pub async fn flash_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let state = self.loaded().await?;
-        match state.flash_now.get(key).or_else(|| state.flash_in.get(key)) {
-            None => Ok(None),
-            Some(value) => decode(key, value.clone()).map(Some),
-        }
-    }
-
-    /// Removes this request's flash message under `key` and returns it decoded as `T`.
-    pub async fn take_flash<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let mut state = self.loaded().await?;
-        let now = state.flash_now.remove(key);
-        let incoming = state.flash_in.remove(key);
-        match now.or(incoming) {
-            None => Ok(None),
-            Some(value) => decode(key, value).map(Some),
-        }
-    }
-
-    /// All of this request's flash messages, without consuming them.
-    pub async fn flash_messages(&self) -> Result<Data> {
-        let state = self.loaded().await?;
-        let mut all = state.flash_in.clone();
-        all.extend(state.flash_now.clone());
-        Ok(all)
-    }
-
-    /// Removes and returns all of this request's flash messages.
-    pub async fn take_all_flash(&self) -> Result<Data> {
-        let mut state = self.loaded().await?;
-        let mut all = std::mem::take(&mut state.flash_in);
-        all.extend(std::mem::take(&mut state.flash_now));
-        Ok(all)
-    }
-
-    /// Whether this request has any flash message.
-    pub async fn has_flash(&self) -> Result<bool> {
-        let state = self.loaded().await?;
-        Ok(!state.flash_in.is_empty() || !state.flash_now.is_empty())
     }
 
     // ----- identity -------------------------------------------------------------------------
