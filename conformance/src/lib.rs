@@ -45,6 +45,7 @@ mod counting;
 pub mod outage;
 pub mod provision;
 mod request_cases;
+pub mod sample;
 mod setup;
 mod store_cases;
 mod suite;

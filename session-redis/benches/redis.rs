@@ -8,8 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use redis::AsyncCommands;
 use session_conformance::provision;
-use session_core::chrono::{Duration, Utc};
-use session_core::{CachingStore, Codec, MessagePack, MokaStore, Record, SessionKey, SessionStore};
+use session_core::{CachingStore, Codec, MessagePack, MokaStore, SessionStore};
 use session_redis::{RedisConfig, RedisStore};
 
 /// The same work as the store's save script, for the raw comparison.
@@ -22,18 +21,6 @@ redis.call('HSET', KEYS[1], 'v', next, 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return next
 "#;
-
-fn record() -> Record {
-    let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(2));
-    record.insert("user_id", 184_467u64).unwrap();
-    record.insert("name", "Ada Lovelace").unwrap();
-    record.insert("roles", ["editor", "reviewer"]).unwrap();
-    record.insert("cart", [1203, 88, 4512, 77]).unwrap();
-    record
-        .insert("csrf", "Jx1yQm0n2Vb7w3Kp9Lr4Ts6Uh8Zc5Ad")
-        .unwrap();
-    record
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -52,7 +39,7 @@ fn bench(c: &mut Criterion) {
             RedisConfig::new(url.clone()).with_prefix("bench:"),
         ))
         .expect("connect");
-    let record = record();
+    let record = session_conformance::sample::signed_in();
     rt.block_on(store.create(&record)).expect("create");
     let bytes = MessagePack.encode(&record).expect("encode");
     eprintln!("record: {} bytes encoded", bytes.len());

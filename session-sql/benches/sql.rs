@@ -9,21 +9,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use session_conformance::provision;
-use session_core::chrono::{Duration as Span, Utc};
-use session_core::{Codec, MessagePack, Record, SessionKey, SessionStore};
+use session_core::chrono::Utc;
+use session_core::{Codec, MessagePack, SessionKey, SessionStore};
 use session_sql::{MySqlStore, PostgresStore, SqliteStore};
-
-fn record() -> Record {
-    let mut record = Record::new(SessionKey::random(), Utc::now() + Span::hours(2));
-    record.insert("user_id", 184_467u64).unwrap();
-    record.insert("name", "Ada Lovelace").unwrap();
-    record.insert("roles", ["editor", "reviewer"]).unwrap();
-    record.insert("cart", [1203, 88, 4512, 77]).unwrap();
-    record
-        .insert("csrf", "Jx1yQm0n2Vb7w3Kp9Lr4Ts6Uh8Zc5Ad")
-        .unwrap();
-    record
-}
 
 /// The same SELECT and UPDATE the store runs, issued by hand: `$load` and `$save` in the
 /// database's placeholder style.
@@ -32,7 +20,7 @@ macro_rules! compare {
         let (load_sql, save_sql) = (format!($load, t = $table), format!($save, t = $table));
         let store = $store;
         let pool = $pool;
-        let record = record();
+        let record = session_conformance::sample::signed_in();
         $rt.block_on(store.create(&record)).expect("create");
         let bytes = MessagePack.encode(&record).expect("encode");
         let key = record.key.as_str().to_owned();
