@@ -96,13 +96,8 @@ async fn sqlite_sweeper_removes_only_expired_rows_during_saves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sweeper_removes_only_expired_rows_during_saves() {
-    let endpoint = match provision::postgres().await {
-        Ok(endpoint) => endpoint,
-        Err(e) if !provision::required("postgres") => {
-            eprintln!("skipped: {e}; set SESSION_TEST_REQUIRE=all to fail");
-            return;
-        }
-        Err(e) => panic!("PostgreSQL is required: {e}"),
+    let Some(endpoint) = provision::POSTGRES.shared_or_skip().await else {
+        return;
     };
     let url = endpoint.url.clone();
     drop(endpoint);

@@ -162,13 +162,8 @@ async fn a_sqlite_url_makes_its_directory_and_table() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_redis_driver_connects_to_the_url_in_the_settings() {
-    let endpoint = match session_conformance::provision::redis().await {
-        Ok(endpoint) => endpoint,
-        Err(e) if !session_conformance::provision::required("redis") => {
-            eprintln!("skipped: {e}");
-            return;
-        }
-        Err(e) => panic!("Redis is required: {e}"),
+    let Some(endpoint) = session_conformance::provision::REDIS.shared_or_skip().await else {
+        return;
     };
     let env = [
         ("SESSION_DRIVER", "redis"),

@@ -175,6 +175,23 @@ impl Backend {
         .await
     }
 
+    /// The shared endpoint ([`Backend::shared`]) for a test outside the suite, or `None` when
+    /// the backend is unavailable and not [`required`] (the skip and its reason are printed).
+    ///
+    /// # Panics
+    ///
+    /// When the backend is required and unavailable, or setting it up failed.
+    pub async fn shared_or_skip(&self) -> Option<Arc<Endpoint>> {
+        match self.shared().await {
+            Ok(endpoint) => Some(endpoint),
+            Err(SetupError::Skip(reason)) if !required(self.name) => {
+                eprintln!("skipped: {reason}; set SESSION_TEST_REQUIRE=all to fail");
+                None
+            }
+            Err(e) => panic!("{} is required: {e}", self.name),
+        }
+    }
+
     /// The address of this backend's server in `container`.
     pub fn url_of(&self, container: &Container) -> String {
         (self.url)(&container.host, container.port)

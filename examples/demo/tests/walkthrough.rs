@@ -281,13 +281,8 @@ async fn sessions_survive_a_restart_on_the_embedded_sqlite_store() {
 
 #[tokio::test]
 async fn the_demo_runs_on_redis_when_the_environment_says_so() {
-    let endpoint = match session_conformance::provision::redis().await {
-        Ok(endpoint) => endpoint,
-        Err(e) if !session_conformance::provision::required("redis") => {
-            eprintln!("skipped: {e}");
-            return;
-        }
-        Err(e) => panic!("Redis is required: {e}"),
+    let Some(endpoint) = session_conformance::provision::REDIS.shared_or_skip().await else {
+        return;
     };
     let settings = Settings::from_sources(
         None,
