@@ -31,8 +31,9 @@ use crate::store::SessionStore;
 ///   nothing, so a holder whose lease ran out cannot free its successor's lock
 ///   (case `lock::only_the_holder_releases`).
 /// - Locks of different sessions are independent (case `lock::locks_of_sessions_are_independent`).
-/// - The lock is not a fence on its own: a holder whose lease ran out may still write, and the
-///   store's version check is what rejects that write. Sessions keep it on.
+///
+/// The lock is not a fence on its own: a holder whose lease ran out may still write, and the
+/// store's version check is what rejects that write. Sessions keep it on.
 #[async_trait]
 pub trait SessionLock: Send + Sync + fmt::Debug + 'static {
     /// A short name for messages and logs.

@@ -110,33 +110,50 @@ impl Capabilities {
 /// would silently bypass a wrapper's own behaviour. Stores are keyed by [`SessionKey`], never by
 /// the visitor's token.
 ///
-/// Each method's `# Behavior` list is the contract; the conformance suite checks every bullet.
+/// Each method's `# Behavior` list is the contract; every bullet names the conformance case
+/// that checks it, and a test holds the bullets and the cases to each other.
 #[async_trait]
 pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// A short name for messages and logs (`"memory"`, `"redis"` ...).
     fn name(&self) -> &str;
 
     /// What this store can do beyond the required operations.
+    ///
+    /// # Behavior
+    /// - Says what the store's documented capability checklist says
+    ///   (case `store::capabilities_match_the_documented_checklist`, added by
+    ///   `Suite::with_checklist`).
     fn capabilities(&self) -> Capabilities;
 
     /// Loads the record stored under `key`.
     ///
     /// # Behavior
-    /// - Returns `None` when no record is stored under `key`.
+    /// - Returns `None` when no record is stored under `key`
+    ///   (case `store::load_absent_returns_none`).
     /// - Returns `None` when the record's `expires_at` has passed, even if the backend has not
-    ///   removed it yet.
+    ///   removed it yet (case `store::load_never_returns_expired_record`).
     /// - Returns every field as stored, with `version` the currently stored version and
-    ///   `expires_at` as last set by `create`, `save` or `touch`.
+    ///   `expires_at` as last set by `create`, `save` or `touch`; every value type, unicode and
+    ///   large values included, whichever codec wrote it, and each record apart from the others
+    ///   (cases `store::create_then_load_returns_every_field`,
+    ///   `store::every_value_type_round_trips`, `store::unicode_keys_and_values_round_trip`,
+    ///   `store::large_value_round_trips`, `store::codec_switch_keeps_records_readable`,
+    ///   `store::records_are_independent`).
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>>;
 
     /// Stores a new record under `record.key`, at `record.version`.
     ///
     /// # Behavior
     /// - Fails with [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) when a live
-    ///   record is stored under the key, and leaves that record unchanged.
-    /// - Succeeds when the only record under the key has expired, replacing it.
+    ///   record is stored under the key, and leaves that record unchanged
+    ///   (case `store::create_on_taken_key_fails_and_keeps_record`).
+    /// - Succeeds when the only record under the key has expired, replacing it
+    ///   (case `store::create_over_expired_record_succeeds`).
     /// - Fails with [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) when the encoded record
-    ///   passes [`Capabilities::max_record_size`].
+    ///   passes [`Capabilities::max_record_size`] (case `store::oversized_record_is_rejected`).
+    /// - Keeps an owner of up to [`MAX_OWNER_BYTES`](crate::MAX_OWNER_BYTES), and refuses a
+    ///   longer one with [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) before writing
+    ///   (case `store::owner_at_the_limit_is_kept_and_one_past_it_refused`).
     async fn create(&self, record: &Record) -> Result<()>;
 
     /// Replaces the stored record, on condition that the stored version is `record.version`.
@@ -144,52 +161,68 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     ///
     /// # Behavior
     /// - On success the stored version becomes a different, greater number (the old one plus
-    ///   one), which is returned; every field of `record` but `version` is stored as given.
+    ///   one), which is returned; every field of `record` but `version` is stored as given, the
+    ///   expiry included (cases `store::save_persists_changes_and_bumps_version`,
+    ///   `store::save_moves_expiry`).
     /// - Fails with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the stored version
-    ///   differs, and leaves the stored record unchanged.
+    ///   differs, and leaves the stored record unchanged, so racing versioned writers lose
+    ///   nothing (cases `store::save_with_stale_version_conflicts`,
+    ///   `store::concurrent_versioned_increments_lose_nothing`).
     /// - Fails with [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the record is gone
-    ///   (deleted or expired), and does not bring it back.
+    ///   (deleted or expired), and does not bring it back
+    ///   (cases `store::save_after_delete_fails_and_does_not_resurrect`,
+    ///   `store::save_after_expiry_fails_and_does_not_resurrect`).
     async fn save(&self, record: &Record) -> Result<u64>;
 
     /// Moves the idle expiry of the record under `key` to `expires_at`.
     ///
     /// # Behavior
-    /// - Changes neither the data nor the version.
+    /// - Changes neither the data nor the version (case `store::touch_moves_expiry_only`).
     /// - Fails with [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the record is gone
-    ///   (deleted or expired), and does not bring it back.
+    ///   (deleted or expired), and does not bring it back
+    ///   (cases `store::touch_after_delete_fails_and_does_not_resurrect`,
+    ///   `store::touch_after_expiry_fails_and_does_not_resurrect`).
     async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()>;
 
     /// Deletes the record under `key`.
     ///
     /// # Behavior
-    /// - After it returns, `load` returns `None` and `save` fails with `NotFound`.
-    /// - Deleting a missing key succeeds.
+    /// - After it returns, `load` returns `None` and `save` fails with `NotFound`
+    ///   (case `store::delete_removes_record`).
+    /// - Deleting a missing key succeeds (case `store::delete_missing_key_succeeds`).
     async fn delete(&self, key: &SessionKey) -> Result<()>;
 
     /// Deletes every expired record and returns how many it deleted.
     ///
     /// # Behavior
-    /// - Deletes expired records, and only those.
+    /// - Deletes expired records, and only those
+    ///   (case `store::sweep_removes_expired_and_only_expired`).
     /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
-    ///   [`Capabilities::sweep`] is false.
+    ///   [`Capabilities::sweep`] is false (case `store::sweep_without_capability_is_unsupported`).
     async fn sweep(&self) -> Result<u64>;
 
     /// The keys of the live sessions whose `owner` is `owner`.
     ///
     /// # Behavior
-    /// - Lists every live record saved or created with this owner, and no other.
-    /// - Omits deleted and expired records, and records whose owner changed.
+    /// - Lists every live record saved or created with this owner, and no other
+    ///   (case `store::owner_index_lists_live_sessions_of_owner`).
+    /// - Omits deleted and expired records, and records whose owner changed
+    ///   (cases `store::owner_index_forgets_deleted_and_expired`,
+    ///   `store::owner_index_follows_owner_changes`).
     /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
-    ///   [`Capabilities::owner_index`] is false.
+    ///   [`Capabilities::owner_index`] is false
+    ///   (case `store::owner_index_without_capability_is_unsupported`).
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>>;
 
     /// Deletes every session of `owner` ("log out everywhere") and returns how many it deleted.
     ///
     /// # Behavior
-    /// - Deletes every record of this owner; records of other owners are untouched.
-    /// - A concurrent `save` of a deleted record fails with `NotFound`.
+    /// - Deletes every record of this owner; records of other owners are untouched, and a
+    ///   later `save` of a deleted record fails with `NotFound`
+    ///   (case `store::delete_by_owner_revokes_only_that_owner`).
     /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
-    ///   [`Capabilities::owner_index`] is false.
+    ///   [`Capabilities::owner_index`] is false (the same case as for `list_by_owner`,
+    ///   `store::owner_index_without_capability_is_unsupported`).
     async fn delete_by_owner(&self, owner: &str) -> Result<u64>;
 }
 

@@ -48,7 +48,8 @@ use crate::layer::error_response;
 ///
 /// - A safe method passes untouched (case `request::csrf_rejects_unsafe_requests_without_the_token`).
 /// - An unsafe request whose header or form field matches the session's token passes, its body
-///   intact; any other unsafe request gets `403` (same case).
+///   intact; any other unsafe request gets `403`
+///   (case `request::csrf_rejects_unsafe_requests_without_the_token`).
 /// - After `regenerate`, the old token no longer passes
 ///   (case `request::csrf_token_rotates_on_regenerate`).
 #[derive(Clone)]

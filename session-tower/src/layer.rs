@@ -58,30 +58,52 @@ impl CommitOn {
 /// let app: Router = Router::new().route("/", get(visits)).layer(layer);
 /// ```
 ///
-/// # What it does per request
+/// # Behavior
 ///
-/// - Reads the session token from the cookie; a malformed one is ignored before any store call.
+/// - Reads the session token from the cookie; a malformed, unknown or tampered one is never
+///   adopted, and a malformed one never reaches the store
+///   (case `request::unknown_or_tampered_token_gets_a_fresh_session_and_no_write`).
 /// - Puts a lazy [`Session`] in the request's extensions (the axum extractor takes it from
-///   there). A handler that never touches it costs no store call and gets no `Set-Cookie`.
+///   there). A handler that never touches it costs no store call and gets no `Set-Cookie`
+///   (case `request::untouched_request_calls_no_store_and_sets_no_cookie`).
 /// - Runs the requests of one session one after another (a [`SessionQueue`] per layer): a
 ///   request waits for the earlier requests of its session to commit when it first touches the
 ///   session, so a handler that reads a value and writes it back loses nothing under
-///   concurrency. Requests that never touch the session never wait. With
-///   [`SessionLayer::with_lock`] the same holds across processes.
-/// - After the handler, if [`CommitOn`] allows the status, commits: writes what changed (or a
-///   throttled touch), then sets, refreshes or removes the cookie.
+///   concurrency (cases `request::parallel_read_modify_write_requests_lose_nothing`,
+///   `request::parallel_increments_all_count`, `request::parallel_increments_return_distinct_values`,
+///   `request::concurrent_writes_to_different_keys_both_stick`).
+/// - Requests that never touch the session never wait
+///   (case `request::untouched_request_is_not_delayed_by_a_slow_request_of_its_session`).
+/// - Across processes every commit is version-checked and merged or refused, never lost; with
+///   [`SessionLayer::with_lock`] requests of a session also wait for each other across
+///   processes, and none fails for contention
+///   (cases `request::two_instances_read_modify_write_lose_nothing`,
+///   `request::two_instances_with_the_session_lock_never_fail`).
+/// - A logout wins against a request of the same session running beside it: the late commit
+///   does not bring the session back
+///   (case `request::logout_racing_a_concurrent_request_does_not_come_back`).
+/// - After the handler, if [`CommitOn`] allows the status, commits: writes what changed, and
+///   nothing when nothing did, not even a value set to what it was
+///   (cases `request::read_only_request_writes_nothing`,
+///   `request::writing_an_equal_value_writes_nothing`); a read past the touch interval
+///   refreshes the idle expiry (case `request::read_after_touch_interval_refreshes_expiry`).
+/// - Sets the cookie `HttpOnly`, `SameSite=Lax`, `Path=/`, with the idle expiry as its
+///   `Max-Age`, and reads it back on the next request
+///   (case `request::cookie_is_set_with_safe_attributes_and_read_back`); a removal cookie
+///   expires in the past (case `request::removal_cookie_expires_in_the_past`); with
+///   `save_every_request` every request that uses the session re-sends it
+///   (case `request::save_every_request_refreshes_the_cookie`).
 /// - When the session was used, adds `Vary: Cookie` and, unless the handler chose a cache
 ///   policy, `Cache-Control: no-store` for a signed-in session (one with an owner; see
 ///   [`SessionLayer::with_no_store_when_signed_in`]) or `Cache-Control: private` when setting a
 ///   cookie, so no shared cache stores a response holding someone's session and the browser
-///   keeps no signed-in page after logout.
-/// - A store error at commit is logged with `tracing` and answered, instead of the handler's
-///   response, as [`Error::response`] says: `503` with `Retry-After` when the storage is down
-///   or the session contended, `500` for a session too large for its storage or another
-///   permanent error.
-/// - Contention is never a 500: a request that waited too long for its session, or whose
-///   commit met writers in another process it could not merge with, gets `503` with
-///   `Retry-After: 1` (see [`session_core::Session`]'s conflict rules).
+///   keeps no signed-in page after logout (case `request::signed_in_pages_are_not_cached`).
+///
+/// A store error at commit is logged with `tracing` and answered, instead of the handler's
+/// response, as [`Error::response`] says: `503` with `Retry-After` when the storage is down or
+/// the session contended (a request that waited too long for its session, or whose commit met
+/// writers in another process it could not merge with), `500` for a session too large for its
+/// storage or another permanent error. Contention is never a 500.
 #[derive(Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,

@@ -93,6 +93,33 @@ use reads::Reads;
 /// # Ok::<(), session_core::Error>(())
 /// # }).unwrap();
 /// ```
+///
+/// # Behavior
+///
+/// - Values written in one request are read back in the next, by key, through the collection
+///   verbs too (`push`, `remember`, `update`, `replace`, `remove_many` ...)
+///   (case `request::collection_verbs_persist_across_requests`); `has` is false for a value
+///   that is null and `exists` true (case `request::has_is_false_for_null_and_exists_is_true`).
+/// - A flash message is read by the next request that loads the session, and gone after it
+///   (case `request::flash_survives_exactly_one_redirect`); one set with `now` is for this
+///   request only (case `request::now_is_not_seen_by_the_next_request`); `reflash` and `keep`
+///   carry this request's messages, `now` ones included, one request further
+///   (cases `request::reflash_and_keep_carry_messages_one_more_request`,
+///   `request::reflash_and_keep_carry_now_messages`).
+/// - Form input and errors flashed by a failed submission come back once, on the next request
+///   (case `request::form_input_and_errors_come_back_once`).
+/// - `regenerate` moves the data to a new token and retires the old one
+///   (case `request::regenerate_keeps_data_and_retires_the_old_token`), and replaces the CSRF
+///   token (case `request::csrf_token_rotates_on_regenerate`); `invalidate` ends the session,
+///   its old token included (case `request::invalidate_ends_the_session`).
+/// - The idle and absolute timeouts are enforced by the server, whatever the cookie says
+///   (cases `request::idle_timeout_is_enforced_server_side`,
+///   `request::absolute_timeout_is_enforced_server_side`); a session's own lifetime ("remember
+///   me" for a long one, the browser session for none) persists across requests and sets the
+///   cookie's `Max-Age` to match (cases `request::remember_me_lifetime_persists_and_sets_max_age`,
+///   `request::browser_session_lifetime_sends_no_max_age`).
+/// - A stored record that cannot be decoded gives the visitor a fresh session instead of an
+///   error, and is removed (case `request::undecodable_record_gives_a_fresh_session`).
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
