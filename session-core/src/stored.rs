@@ -97,6 +97,7 @@ impl OwnerIndex {
     }
 
     /// Forgets `owner` and every key under it.
+    #[cfg(feature = "moka")]
     pub(crate) fn forget(&mut self, owner: &str) {
         self.0.remove(owner);
     }

@@ -17,7 +17,7 @@ use session_core::{CookieAction, Error, Lifetime};
 /// let cookie = CookieConfig::default().with_host_prefix(true);
 /// assert_eq!(cookie.full_name(), "__Host-id");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CookieConfig {
     /// The cookie's name, before any `__Host-` prefix. Default: `id`.

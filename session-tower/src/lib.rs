@@ -38,5 +38,5 @@ mod settings;
 pub use crate::cookie::CookieConfig;
 pub use crate::csrf::{CsrfLayer, CsrfService};
 pub use crate::layer::{CommitOn, SessionLayer, SessionService, TokenTransport};
-pub use crate::settings::{Driver, SecretList, Settings};
+pub use crate::settings::{Driver, SecretList, Settings, StoreSettings};
 pub use ::cookie::SameSite;

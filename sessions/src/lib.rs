@@ -63,7 +63,7 @@ pub use session_core::{
 };
 pub use session_tower::{
     CommitOn, CookieConfig, CsrfLayer, Driver, SameSite, SecretList, SessionLayer, Settings,
-    TokenTransport,
+    StoreSettings, TokenTransport,
 };
 
 // For store authors and middleware.

@@ -126,7 +126,7 @@ fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, Error> {
 #[cfg(feature = "file")]
 fn file(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     Ok(Arc::new(session_file::FileStore::new(
-        &settings.files_path,
+        &settings.store.files_path,
     )?))
 }
 
@@ -138,7 +138,7 @@ fn file(_: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
 #[cfg(feature = "redis")]
 async fn redis(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     let url = required(
-        settings.redis_url.as_deref(),
+        settings.store.redis_url.as_deref(),
         "SESSION_REDIS_URL (redis_url), which SESSION_DRIVER=redis needs,",
     )?;
     let config = session_redis::RedisConfig::new(url);
@@ -153,7 +153,7 @@ async fn redis(_: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
 /// The SQL store for `database_url`: `sqlite:`, `postgres:` or `mysql:`.
 async fn database(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     let url = required(
-        settings.database_url.as_deref(),
+        settings.store.database_url.as_deref(),
         "SESSION_DATABASE_URL (database_url), which SESSION_DRIVER=database needs,",
     )?;
     if let Some(path) = url
@@ -219,8 +219,8 @@ async fn mysql(_: &str) -> Result<Arc<dyn SessionStore>, Error> {
 
 #[cfg(feature = "dynamodb")]
 async fn dynamodb(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
-    let table = settings.dynamodb_table.as_deref().unwrap_or(TABLE);
-    let endpoint = settings.dynamodb_endpoint.as_deref();
+    let table = settings.store.dynamodb_table.as_deref().unwrap_or(TABLE);
+    let endpoint = settings.store.dynamodb_endpoint.as_deref();
     let store = session_dynamo::DynamoStore::from_env(table, endpoint).await;
     // A local endpoint (an emulator) starts empty; a real table is provisioned with the rest
     // of the deployment (see the session-dynamo docs).
@@ -254,13 +254,14 @@ async fn dynamodb(_: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
 
 #[cfg(feature = "cookie")]
 fn cookie_storage(settings: &Settings) -> Result<Arc<dyn session_core::ClientSideStore>, Error> {
-    if settings.cookie_keys.is_empty() {
+    if settings.store.cookie_keys.is_empty() {
         return Err(Error::config(
             "SESSION_DRIVER=cookie needs SESSION_COOKIE_KEYS (cookie_keys): one or more keys, \
              base64, comma-separated, newest first",
         ));
     }
     let keys = settings
+        .store
         .cookie_keys
         .expose()
         .iter()

@@ -104,7 +104,7 @@ async fn a_missing_url_or_a_bad_one_is_a_configuration_error_naming_the_setting(
 #[test]
 fn cookie_keys_never_show_in_debug_output() {
     let settings = settings(&[("SESSION_COOKIE_KEYS", "c2VjcmV0LWtleS1tYXRlcmlhbA,b3RoZXI")]);
-    assert_eq!(settings.cookie_keys.expose().len(), 2);
+    assert_eq!(settings.store.cookie_keys.expose().len(), 2);
     let shown = format!("{settings:?}");
     assert!(!shown.contains("c2VjcmV0"), "{shown}");
     assert!(shown.contains("2 redacted"), "{shown}");

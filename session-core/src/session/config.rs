@@ -29,7 +29,7 @@ pub enum OnLoadError {
 ///     .with_absolute_timeout(Some(Duration::from_secs(12 * 3600)));
 /// assert_eq!(config.touch_interval, Duration::from_secs(60));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SessionConfig {
     /// A session not used for this long expires. Default: 2 hours.

@@ -1,16 +1,19 @@
-//! Settings from environment variables and a TOML file, the environment winning.
+//! Settings from environment variables and a TOML file, the environment winning: the
+//! [`Settings`] type here, the catalog of keys and how each value is read in `keys`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use cookie::SameSite;
-use session_core::{ClientSideStore, Error, OnLoadError, SessionConfig, SessionStore, StoreLock};
+use session_core::{ClientSideStore, Error, SessionConfig, SessionStore, StoreLock};
 
 use crate::cookie::CookieConfig;
 use crate::layer::{CommitOn, SessionLayer};
+
+mod keys;
+
+use keys::{KEYS, origin};
 
 /// Which storage driver a deployment uses. The application maps it to a store; see the
 /// driver crates.
@@ -50,35 +53,6 @@ impl FromStr for Driver {
         })
     }
 }
-
-/// Every setting: its key in the file and its environment variable.
-const KEYS: &[(&str, &str)] = &[
-    ("driver", "SESSION_DRIVER"),
-    ("lifetime", "SESSION_LIFETIME"),
-    ("absolute_lifetime", "SESSION_ABSOLUTE_LIFETIME"),
-    ("touch_interval", "SESSION_TOUCH_INTERVAL"),
-    ("expire_on_close", "SESSION_EXPIRE_ON_CLOSE"),
-    ("cookie_name", "SESSION_COOKIE_NAME"),
-    ("secure_cookie", "SESSION_SECURE_COOKIE"),
-    ("same_site", "SESSION_SAME_SITE"),
-    ("http_only", "SESSION_HTTP_ONLY"),
-    ("path", "SESSION_PATH"),
-    ("domain", "SESSION_DOMAIN"),
-    ("host_prefix", "SESSION_HOST_PREFIX"),
-    ("commit_on", "SESSION_COMMIT_ON"),
-    ("on_load_error", "SESSION_ON_LOAD_ERROR"),
-    ("retry_budget", "SESSION_RETRY_BUDGET"),
-    ("wait_timeout", "SESSION_WAIT_TIMEOUT"),
-    ("lock", "SESSION_LOCK"),
-    ("save_every_request", "SESSION_SAVE_EVERY_REQUEST"),
-    ("no_store_signed_in", "SESSION_NO_STORE_SIGNED_IN"),
-    ("files_path", "SESSION_FILES_PATH"),
-    ("redis_url", "SESSION_REDIS_URL"),
-    ("database_url", "SESSION_DATABASE_URL"),
-    ("dynamodb_table", "SESSION_DYNAMODB_TABLE"),
-    ("dynamodb_endpoint", "SESSION_DYNAMODB_ENDPOINT"),
-    ("cookie_keys", "SESSION_COOKIE_KEYS"),
-];
 
 /// The deployment's session settings.
 ///
@@ -124,7 +98,7 @@ const KEYS: &[(&str, &str)] = &[
 /// let env = [("SESSION_LIFETIME", "2h")];
 /// let settings = Settings::from_sources(Some(file), env).unwrap();
 /// assert_eq!(settings.driver, Driver::File);
-/// assert_eq!(settings.lifetime.as_secs(), 7200); // the environment wins
+/// assert_eq!(settings.session.idle_timeout.as_secs(), 7200); // the environment wins
 ///
 /// let err = Settings::from_sources(Some("lifetme = 5"), [("", ""); 0]).unwrap_err();
 /// assert!(err.to_string().contains("unknown setting \"lifetme\""));
@@ -134,43 +108,25 @@ const KEYS: &[(&str, &str)] = &[
 pub struct Settings {
     /// The storage driver.
     pub driver: Driver,
-    /// Idle timeout.
-    pub lifetime: Duration,
-    /// Absolute timeout.
-    pub absolute_lifetime: Option<Duration>,
-    /// Minimum move of the idle expiry before a read-only request writes it.
-    pub touch_interval: Duration,
-    /// Whether the cookie ends with the browser.
-    pub expire_on_close: bool,
-    /// Cookie name (before any `__Host-` prefix).
-    pub cookie_name: String,
-    /// `Secure` attribute.
-    pub secure_cookie: bool,
-    /// `SameSite` attribute.
-    pub same_site: SameSite,
-    /// `HttpOnly` attribute.
-    pub http_only: bool,
-    /// Cookie path.
-    pub path: String,
-    /// Cookie domain.
-    pub domain: Option<String>,
-    /// `__Host-` name prefix.
-    pub host_prefix: bool,
+    /// How sessions behave: lifetimes, touch interval, contention limits, load errors.
+    pub session: SessionConfig,
+    /// The cookie's name and attributes.
+    pub cookie: CookieConfig,
     /// Which statuses commit.
     pub commit_on: CommitOn,
-    /// What a failed load does.
-    pub on_load_error: OnLoadError,
-    /// How long a commit retries after version conflicts with other processes.
-    pub retry_budget: Duration,
-    /// How long a request waits for the earlier requests of its session.
-    pub wait_timeout: Duration,
     /// Whether requests of a session wait for each other across processes too, through a
     /// lock kept in the store ([`session_core::StoreLock`]).
     pub lock: bool,
-    /// Whether every request that uses the session refreshes its expiry and cookie.
-    pub save_every_request: bool,
     /// Whether responses of a signed-in session get `Cache-Control: no-store`.
     pub no_store_signed_in: bool,
+    /// Where the driver keeps sessions: its URL, directory, table or keys.
+    pub store: StoreSettings,
+}
+
+/// Where the driver keeps sessions: what each driver needs to reach its storage.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoreSettings {
     /// Directory of the file driver.
     pub files_path: PathBuf,
     /// Redis URL.
@@ -207,30 +163,9 @@ impl std::fmt::Debug for SecretList {
     }
 }
 
-impl Default for Settings {
+impl Default for StoreSettings {
     fn default() -> Self {
-        let session = SessionConfig::default();
-        let cookie = CookieConfig::default();
-        Settings {
-            driver: Driver::Memory,
-            lifetime: session.idle_timeout,
-            absolute_lifetime: session.absolute_timeout,
-            touch_interval: session.touch_interval,
-            expire_on_close: cookie.expire_on_close,
-            cookie_name: cookie.name,
-            secure_cookie: cookie.secure,
-            same_site: cookie.same_site,
-            http_only: cookie.http_only,
-            path: cookie.path,
-            domain: cookie.domain,
-            host_prefix: cookie.host_prefix,
-            commit_on: CommitOn::default(),
-            on_load_error: session.on_load_error,
-            retry_budget: session.retry_budget,
-            wait_timeout: session.wait_timeout,
-            lock: false,
-            save_every_request: session.save_every_request,
-            no_store_signed_in: true,
+        StoreSettings {
             files_path: PathBuf::from("storage/sessions"),
             redis_url: None,
             database_url: None,
@@ -241,11 +176,17 @@ impl Default for Settings {
     }
 }
 
-/// Where a setting's value came from, for error messages.
-fn origin(file_key: &str, env_var: Option<&str>) -> String {
-    match env_var {
-        Some(var) => format!("environment variable {var}"),
-        None => format!("setting {file_key:?} in the settings file"),
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            driver: Driver::Memory,
+            session: SessionConfig::default(),
+            cookie: CookieConfig::default(),
+            commit_on: CommitOn::default(),
+            lock: false,
+            no_store_signed_in: true,
+            store: StoreSettings::default(),
+        }
     }
 }
 
@@ -310,105 +251,22 @@ impl Settings {
 
         let mut settings = Settings::default();
         for (key, (text, var)) in &values {
-            settings
-                .apply(key, text)
+            keys::apply(&mut settings, key, text)
                 .map_err(|why| Error::config(format!("{} = {text:?}: {why}", origin(key, *var))))?;
         }
         // Check the cookie attributes together now, not at the first request.
-        settings.cookie_config().validate()?;
+        settings.cookie.validate()?;
         Ok(settings)
-    }
-
-    fn apply(&mut self, key: &str, text: &str) -> Result<(), String> {
-        let text = text.trim();
-        let optional = |t: &str| (!t.is_empty()).then(|| t.to_owned());
-        match key {
-            "driver" => self.driver = text.parse()?,
-            "lifetime" => self.lifetime = parse_duration(text)?,
-            "absolute_lifetime" => {
-                self.absolute_lifetime = match text.to_ascii_lowercase().as_str() {
-                    "" | "none" | "off" => None,
-                    _ => Some(parse_duration(text)?),
-                }
-            }
-            "touch_interval" => self.touch_interval = parse_duration_allow_zero(text)?,
-            "expire_on_close" => self.expire_on_close = parse_bool(text)?,
-            "cookie_name" => self.cookie_name = text.to_owned(),
-            "secure_cookie" => self.secure_cookie = parse_bool(text)?,
-            "same_site" => {
-                self.same_site = match text.to_ascii_lowercase().as_str() {
-                    "lax" => SameSite::Lax,
-                    "strict" => SameSite::Strict,
-                    "none" => SameSite::None,
-                    _ => return Err("expected lax, strict or none".into()),
-                }
-            }
-            "http_only" => self.http_only = parse_bool(text)?,
-            "path" => self.path = text.to_owned(),
-            "domain" => self.domain = optional(text),
-            "host_prefix" => self.host_prefix = parse_bool(text)?,
-            "commit_on" => {
-                self.commit_on = match text.to_ascii_lowercase().as_str() {
-                    "always" => CommitOn::Always,
-                    "not_server_error" => CommitOn::NotServerError,
-                    "success" => CommitOn::Success,
-                    _ => return Err("expected always, not_server_error or success".into()),
-                }
-            }
-            "on_load_error" => {
-                self.on_load_error = match text.to_ascii_lowercase().as_str() {
-                    "fail" => OnLoadError::Fail,
-                    "start_fresh" => OnLoadError::StartFresh,
-                    _ => return Err("expected fail or start_fresh".into()),
-                }
-            }
-            "retry_budget" => self.retry_budget = parse_duration_allow_zero(text)?,
-            "wait_timeout" => self.wait_timeout = parse_duration(text)?,
-            "lock" => self.lock = parse_bool(text)?,
-            "save_every_request" => self.save_every_request = parse_bool(text)?,
-            "no_store_signed_in" => self.no_store_signed_in = parse_bool(text)?,
-            "files_path" => self.files_path = PathBuf::from(text),
-            "redis_url" => self.redis_url = optional(text),
-            "database_url" => self.database_url = optional(text),
-            "dynamodb_table" => self.dynamodb_table = optional(text),
-            "dynamodb_endpoint" => self.dynamodb_endpoint = optional(text),
-            "cookie_keys" => {
-                self.cookie_keys = SecretList(
-                    text.split(',')
-                        .map(str::trim)
-                        .filter(|k| !k.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                )
-            }
-            _ => return Err("unknown setting".into()),
-        }
-        Ok(())
     }
 
     /// The session settings these describe.
     pub fn session_config(&self) -> SessionConfig {
-        SessionConfig::default()
-            .with_idle_timeout(self.lifetime)
-            .with_absolute_timeout(self.absolute_lifetime)
-            .with_touch_interval(self.touch_interval)
-            .with_on_load_error(self.on_load_error)
-            .with_retry_budget(self.retry_budget)
-            .with_wait_timeout(self.wait_timeout)
-            .with_save_every_request(self.save_every_request)
+        self.session.clone()
     }
 
     /// The cookie settings these describe.
     pub fn cookie_config(&self) -> CookieConfig {
-        CookieConfig::default()
-            .with_name(self.cookie_name.clone())
-            .with_secure(self.secure_cookie)
-            .with_same_site(self.same_site)
-            .with_path(self.path.clone())
-            .with_domain(self.domain.clone())
-            .with_host_prefix(self.host_prefix)
-            .with_expire_on_close(self.expire_on_close)
-            .with_http_only(self.http_only)
+        self.cookie.clone()
     }
 
     /// A layer over `store` configured by these settings (taking the store's session lock
@@ -444,49 +302,12 @@ impl Settings {
     }
 }
 
-fn parse_bool(text: &str) -> Result<bool, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".into()),
-    }
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = parse_duration_allow_zero(text)?;
-    if d.is_zero() {
-        return Err("must be longer than zero".into());
-    }
-    Ok(d)
-}
-
-/// A bare number is minutes (as `SESSION_LIFETIME=120` means two hours); a suffix `ms`, `s`,
-/// `m`, `h` or `d` names the unit.
-fn parse_duration_allow_zero(text: &str) -> Result<Duration, String> {
-    const HINT: &str = "expected minutes, or a whole number followed by ms, s, m, h or d (\"90s\")";
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| HINT.to_owned())?;
-    if unit.trim() == "ms" {
-        return Ok(Duration::from_millis(n));
-    }
-    let secs = match unit.trim() {
-        "" | "m" | "min" => n.checked_mul(60),
-        "s" => Some(n),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => return Err(HINT.into()),
-    }
-    .ok_or_else(|| "is too long".to_owned())?;
-    Ok(Duration::from_secs(secs))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use session_core::OnLoadError;
 
     const NO_ENV: [(&str, &str); 0] = [];
 
@@ -494,21 +315,9 @@ mod tests {
     fn defaults_are_the_secure_ones() {
         let s = Settings::from_sources(None, NO_ENV).unwrap();
         assert_eq!(s, Settings::default());
-        assert!(s.secure_cookie && s.http_only);
-        assert_eq!(s.same_site, SameSite::Lax);
-        assert_eq!(s.lifetime, Duration::from_secs(7200));
-    }
-
-    #[test]
-    fn durations_take_minutes_or_units() {
-        assert_eq!(parse_duration("120").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
-        for bad in ["", "0", "-5", "5 weeks", "1.5h", "h"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
-        }
-        assert!(parse_duration(&format!("{}d", u64::MAX)).is_err());
+        assert!(s.cookie.secure && s.cookie.http_only);
+        assert_eq!(s.cookie.same_site, cookie::SameSite::Lax);
+        assert_eq!(s.session.idle_timeout, Duration::from_secs(7200));
     }
 
     #[test]
@@ -539,8 +348,8 @@ mod tests {
         ];
         let s = Settings::from_sources(Some(file), env).unwrap();
         assert_eq!(s.driver, Driver::Redis);
-        assert_eq!(s.redis_url.as_deref(), Some("redis://env"));
-        assert!(!s.secure_cookie);
+        assert_eq!(s.store.redis_url.as_deref(), Some("redis://env"));
+        assert!(!s.cookie.secure);
     }
 
     #[test]
