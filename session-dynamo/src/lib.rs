@@ -72,8 +72,8 @@
 #![deny(missing_docs)]
 
 mod error;
+mod schema;
 mod store;
-mod table;
 
 pub use store::{DynamoStore, OWNER_INDEX};
 

@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod dialect;
 mod error;
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -72,7 +73,6 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
-mod table;
 
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;

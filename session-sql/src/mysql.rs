@@ -1,7 +1,7 @@
 //! MySQL and MariaDB (feature `mysql`).
 
+use crate::dialect::Dialect;
 use crate::store::sql_store;
-use crate::table::Dialect;
 
 sql_store!(
     MySqlStore,

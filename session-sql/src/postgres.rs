@@ -1,7 +1,7 @@
 //! PostgreSQL (feature `postgres`).
 
+use crate::dialect::Dialect;
 use crate::store::sql_store;
-use crate::table::Dialect;
 
 sql_store!(
     PostgresStore,

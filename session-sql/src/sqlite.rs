@@ -6,8 +6,8 @@ use std::time::Duration;
 use session_core::{Operation, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::dialect::Dialect;
 use crate::store::sql_store;
-use crate::table::Dialect;
 
 sql_store!(
     SqliteStore,

@@ -9,7 +9,7 @@ macro_rules! sql_store {
         pub struct $store {
             pool: $pool,
             table: std::sync::Arc<str>,
-            sql: std::sync::Arc<$crate::table::Statements>,
+            sql: std::sync::Arc<$crate::dialect::Statements>,
             codec: std::sync::Arc<dyn session_core::Codec>,
             sweep_batch: i64,
             timeout: std::time::Duration,
@@ -20,7 +20,7 @@ macro_rules! sql_store {
             /// Call [`Self::migrate`] once to create the table, or create it yourself from the
             /// schema in the crate docs.
             pub fn new(pool: $pool, table: &str) -> session_core::Result<Self> {
-                $crate::table::validate(table, $name)?;
+                $crate::dialect::validate(table, $name)?;
                 Ok($store {
                     pool,
                     table: table.into(),
@@ -108,7 +108,7 @@ macro_rules! sql_store {
             /// The statements that create the table and its indexes, for teams that run
             /// their own migrations.
             pub fn schema(table: &str) -> session_core::Result<Vec<String>> {
-                $crate::table::validate(table, $name)?;
+                $crate::dialect::validate(table, $name)?;
                 Ok($dialect.migrations(table))
             }
 

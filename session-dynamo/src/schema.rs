@@ -1,4 +1,4 @@
-//! Creating the table, for development and tests.
+//! The table definition, and creating it for development and tests.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
