@@ -14,8 +14,9 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
-use session_core::{Session, SessionConfig, SessionStore, StoreLock};
+use session_core::{SessionStore, StoreLock};
 use session_tower::{CommitOn, CookieConfig, SessionLayer};
+use session_tower::{Session, SessionConfig};
 
 /// The cookie both apps use.
 pub const COOKIE: &str = "id";

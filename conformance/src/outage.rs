@@ -25,7 +25,8 @@ use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
 use http_body_util::BodyExt;
 use session_core::chrono::{Duration as Span, Utc};
-use session_core::{ErrorKind, Record, Session, SessionKey, SessionStore};
+use session_core::{ErrorKind, Record, SessionKey, SessionStore};
+use session_tower::Session;
 use session_tower::SessionLayer;
 use tower::ServiceExt;
 

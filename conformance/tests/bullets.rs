@@ -17,8 +17,8 @@ const SOURCES: [(&str, &str); 5] = [
         include_str!("../../session-core/src/lock.rs"),
     ),
     (
-        "session-core/src/session/mod.rs",
-        include_str!("../../session-core/src/session/mod.rs"),
+        "session-tower/src/session/mod.rs",
+        include_str!("../../session-tower/src/session/mod.rs"),
     ),
     (
         "session-tower/src/layer.rs",

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{
-    CachingStore, CookieAction, Error, ErrorKind, MemoryStore, MokaStore, Session, SessionConfig,
-    SessionStore, SessionToken,
+    CachingStore, Error, ErrorKind, MemoryStore, MokaStore, SessionStore, SessionToken,
 };
+use session_tower::{CookieAction, Session, SessionConfig};
 
 const CACHE_LIFETIME: Duration = Duration::from_millis(800);
 /// Scheduling slack on a loaded machine; the bound under test is the lifetime itself.

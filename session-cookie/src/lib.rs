@@ -2,14 +2,14 @@
 //!
 //! [`CookieStore`] seals each session with XChaCha20-Poly1305 into the cookie itself, so the
 //! server keeps nothing. It plugs into the same `SessionLayer` (crate `session-tower`) and
-//! [`Session`](session_core::Session) API as the server-side stores, through
+//! `Session` API as the server-side stores, through
 //! `SessionLayer::client_side`. Read [`CookieStore`]'s notes on what a client-side store cannot
 //! do (revoke on logout above all) before choosing it.
 //!
 //! ```
 //! use axum::{Router, routing::get};
 //! use session_cookie::{CookieStore, Key};
-//! use session_core::Session;
+//! use session_tower::Session;
 //! use session_tower::SessionLayer;
 //!
 //! async fn visits(session: Session) -> Result<String, session_core::Error> {

@@ -10,7 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http_body_util::BodyExt;
 use session_cookie::{CookieStore, Key};
 use session_core::chrono::{Duration, Utc};
-use session_core::{ClientSideStore, Opened, Record, Session, SessionKey};
+use session_core::{ClientSideStore, Opened, Record, SessionKey};
+use session_tower::Session;
 use session_tower::{CookieConfig, SessionLayer};
 use tower::ServiceExt;
 

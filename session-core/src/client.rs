@@ -32,7 +32,7 @@ pub enum Opened {
 /// Storage whose records live in the cookie, sealed by the server, rather than on the server.
 ///
 /// The tower layer opens the request's cookie with [`ClientSideStore::open`], lets the
-/// [`Session`](crate::Session) work on the record in a per-request [`CookieJar`], and writes
+/// `session_tower::Session` work on the record in a per-request [`CookieJar`], and writes
 /// back what [`ClientSideStore::seal`] makes of the result.
 pub trait ClientSideStore: Send + Sync + fmt::Debug + 'static {
     /// A short name for messages and logs.
@@ -71,7 +71,7 @@ impl<S: ClientSideStore + ?Sized> ClientSideStore for Arc<S> {
 /// session writes before it is sealed again.
 ///
 /// The layer opens the cookie into a jar under a fresh, throwaway token, so the
-/// [`Session`](crate::Session) works exactly as with a server-side store; afterwards it seals
+/// `session_tower::Session` works exactly as with a server-side store; afterwards it seals
 /// the record the session left under the token its commit chose.
 #[derive(Debug, Clone, Default)]
 pub struct CookieJar {

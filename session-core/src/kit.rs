@@ -37,6 +37,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+pub use crate::record::{check_owner, to_value};
+
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::record::Record;

@@ -1,9 +1,11 @@
-//! The core of the session framework.
+//! The storage contract of the session framework, for store authors.
 //!
 //! A web application keeps per-visitor state between requests: who is logged in, a cart, a
 //! "Profile saved!" message shown once after a redirect. This crate defines how that state is
 //! identified, shaped and stored; driver crates store it in Redis, SQL databases, DynamoDB,
-//! files or the cookie itself.
+//! files or the cookie itself. The per-request `Session`, its extractor and the layer are the
+//! request side, in `session-tower`; an application adds the `sessions` crate, which brings
+//! both.
 //!
 //! - [`SessionToken`] is the secret in the visitor's cookie; [`SessionKey`], its SHA-256, is
 //!   all a store ever sees.
@@ -17,8 +19,8 @@
 //! - [`MemoryStore`] keeps sessions in process memory; [`MokaStore`] (feature `moka`) in a
 //!   bounded concurrent cache.
 //! - [`CachingStore`] puts any store in front of any other (moka in front of Postgres ...).
-//! - [`Session`] is the per-request handle handlers use: get, insert, pull, increment, flash,
-//!   regenerate, invalidate ... with lazy loading and a change set replayed on conflicts.
+//! - [`kit`] holds what every driver needs (bounded calls, encoding, conflicts), and
+//!   [`SessionLock`] / [`StoreLock`] a lock kept in a store; [`Sweeper`] sweeps any store.
 //!
 //! # Security
 //!
@@ -35,6 +37,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "axum")]
+mod axum;
 mod caching;
 mod client;
 pub mod codec;
@@ -46,7 +50,6 @@ mod memory;
 #[cfg(feature = "moka")]
 mod moka;
 mod record;
-mod session;
 mod store;
 mod stored;
 mod sweeper;
@@ -61,12 +64,6 @@ pub use memory::MemoryStore;
 #[cfg(feature = "moka")]
 pub use moka::{MokaStore, MokaStoreBuilder};
 pub use record::{Data, Lifetime, MAX_OWNER_BYTES, Record, Value};
-#[cfg(feature = "axum")]
-pub use session::MissingSessionLayer;
-pub use session::{
-    CSRF_KEY, Committed, CookieAction, OnLoadError, Session, SessionConfig, SessionQueue,
-    SessionStats,
-};
 pub use store::{Capabilities, SessionStore};
 pub use sweeper::Sweeper;
 

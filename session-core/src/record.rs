@@ -69,12 +69,12 @@ pub struct Record {
 
 /// The longest owner ([`Record::owner`]) a session can carry, in bytes of UTF-8. Every store
 /// holds an owner this long (the SQL schemas size their column for it); the codecs and
-/// [`Session::set_owner`](crate::Session::set_owner) refuse a longer one with
+/// `session_tower::Session::set_owner` refuse a longer one with
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) before any store call.
 pub const MAX_OWNER_BYTES: usize = 255;
 
 /// Refuses an owner longer than [`MAX_OWNER_BYTES`].
-pub(crate) fn check_owner(owner: Option<&str>, operation: Operation) -> Result<()> {
+pub fn check_owner(owner: Option<&str>, operation: Operation) -> Result<()> {
     match owner {
         Some(owner) if owner.len() > MAX_OWNER_BYTES => {
             Err(
@@ -89,7 +89,7 @@ pub(crate) fn check_owner(owner: Option<&str>, operation: Operation) -> Result<(
 }
 
 /// How long a session lasts, when a handler chooses it for one session rather than leaving it
-/// to the settings ([`Session::set_lifetime`](crate::Session::set_lifetime)).
+/// to the settings (`session_tower::Session::set_lifetime`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Lifetime {
@@ -190,7 +190,7 @@ impl Record {
 }
 
 /// Turns `value` into a [`Value`], naming `key` in the error.
-pub(crate) fn to_value<T: Serialize>(key: &str, value: T) -> Result<Value> {
+pub fn to_value<T: Serialize>(key: &str, value: T) -> Result<Value> {
     serde_json::to_value(value).map_err(|e| {
         Error::new(ErrorKind::Encode, Operation::Encode)
             .with_context(format!("session value {key:?} cannot be stored"))

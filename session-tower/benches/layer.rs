@@ -11,7 +11,8 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
-use session_core::{MemoryStore, Session};
+use session_core::MemoryStore;
+use session_tower::Session;
 use session_tower::{CookieConfig, SessionLayer};
 use tower::ServiceExt;
 

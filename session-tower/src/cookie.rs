@@ -4,7 +4,9 @@ use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::{COOKIE, HeaderValue};
 use session_core::chrono::{DateTime, Utc};
-use session_core::{CookieAction, Error, Lifetime};
+use session_core::{Error, Lifetime};
+
+use crate::session::CookieAction;
 
 /// How the session cookie is named and scoped.
 ///
@@ -184,7 +186,7 @@ impl CookieConfig {
     }
 
     /// As [`CookieConfig::set_header`], for a session that chose its own `lifetime`
-    /// ([`Session::set_lifetime`](session_core::Session::set_lifetime)): a browser-session
+    /// ([`Session::set_lifetime`](crate::Session::set_lifetime)): a browser-session
     /// lifetime sends no `Max-Age`, an idle lifetime always sends one, and no choice follows
     /// [`CookieConfig::expire_on_close`].
     pub fn set_header_for(

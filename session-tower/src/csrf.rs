@@ -5,12 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::session::Session;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
-use session_core::Session;
 use tower::{Layer, Service};
 
 use crate::layer::error_response;
@@ -29,7 +29,8 @@ use crate::layer::error_response;
 ///
 /// ```
 /// use axum::{Form, Router, routing::get};
-/// use session_core::{MemoryStore, Session};
+/// use session_core::MemoryStore;
+/// use session_tower::Session;
 /// use session_tower::{CsrfLayer, SessionLayer};
 ///
 /// async fn form(session: Session) -> Result<String, session_core::Error> {

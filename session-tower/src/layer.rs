@@ -11,9 +11,10 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, RETRY_AFTER, SET_CO
 use http::{HeaderValue, Request, Response, StatusCode};
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
-    ClientSideStore, CookieAction, CookieJar, Error, Lifetime, Opened, Session, SessionConfig,
-    SessionLock, SessionQueue, SessionStore, SessionToken,
+    ClientSideStore, CookieJar, Error, Lifetime, Opened, SessionLock, SessionStore, SessionToken,
 };
+
+use crate::session::{CookieAction, Session, SessionConfig, SessionQueue};
 use tower::{Layer, Service};
 
 use crate::cookie::CookieConfig;
@@ -46,7 +47,8 @@ impl CommitOn {
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use session_core::{MemoryStore, Session};
+/// use session_core::MemoryStore;
+/// use session_tower::Session;
 /// use session_tower::SessionLayer;
 ///
 /// async fn visits(session: Session) -> Result<String, session_core::Error> {

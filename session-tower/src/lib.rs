@@ -1,12 +1,13 @@
 //! Sessions for tower and axum.
 //!
-//! [`SessionLayer`] gives every request a lazy [`Session`](session_core::Session), commits it
+//! [`SessionLayer`] gives every request a lazy [`Session`], commits it
 //! once after the handler, and sets, refreshes or removes the cookie. Handlers take the session
 //! as an axum extractor:
 //!
 //! ```
 //! use axum::{Router, routing::{get, post}, response::Redirect};
-//! use session_core::{MemoryStore, Session};
+//! use session_core::MemoryStore;
+//! use session_tower::Session;
 //! use session_tower::SessionLayer;
 //!
 //! async fn save(session: Session) -> Result<Redirect, session_core::Error> {
@@ -33,10 +34,15 @@
 mod cookie;
 mod csrf;
 mod layer;
+mod session;
 mod settings;
 
 pub use crate::cookie::CookieConfig;
 pub use crate::csrf::{CsrfLayer, CsrfService};
 pub use crate::layer::{CommitOn, SessionLayer, SessionService, TokenTransport};
+pub use crate::session::{
+    CSRF_KEY, Committed, CookieAction, MissingSessionLayer, OnLoadError, Session, SessionConfig,
+    SessionQueue, SessionStats,
+};
 pub use crate::settings::{Driver, SecretList, Settings, StoreSettings};
 pub use ::cookie::SameSite;

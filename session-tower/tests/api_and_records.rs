@@ -8,7 +8,8 @@ use axum::http::{Request, Response, StatusCode, header};
 use axum::routing::get;
 use http_body_util::BodyExt;
 use session_core::codec::{Codec, MessagePack, decode_any};
-use session_core::{Error, MemoryStore, Record, Session, SessionStore, SessionToken};
+use session_core::{Error, MemoryStore, Record, SessionStore, SessionToken};
+use session_tower::Session;
 use session_tower::{SessionLayer, TokenTransport};
 use tower::ServiceExt;
 

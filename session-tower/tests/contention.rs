@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
-    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, Session, SessionConfig,
-    SessionKey, SessionStore, async_trait,
+    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, SessionKey,
+    SessionStore, async_trait,
 };
 use session_tower::{CommitOn, CookieConfig, SessionLayer};
+use session_tower::{Session, SessionConfig};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 

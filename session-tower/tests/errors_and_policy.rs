@@ -10,10 +10,11 @@ use axum::routing::get;
 use http_body_util::BodyExt;
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
-    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, Session, SessionConfig,
-    SessionKey, SessionStore, async_trait,
+    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, SessionKey,
+    SessionStore, async_trait,
 };
 use session_tower::{CommitOn, CookieConfig, SessionLayer};
+use session_tower::{Session, SessionConfig};
 use tower::ServiceExt;
 
 /// A memory store whose writes fail while `down` is set, like a backend that went away.

@@ -58,11 +58,10 @@ struct ReadmeExamples;
 pub use ready::{SWEEP_EVERY, Sessions, store};
 
 // For applications.
-pub use session_core::{
-    CSRF_KEY, Error, ErrorKind, Lifetime, OnLoadError, Session, SessionConfig, SessionStats, Value,
-};
+pub use session_core::{Error, ErrorKind, Lifetime, Value};
 pub use session_tower::{
-    CommitOn, CookieConfig, CsrfLayer, Driver, SameSite, SecretList, SessionLayer, Settings,
+    CSRF_KEY, CommitOn, CookieConfig, CsrfLayer, Driver, MissingSessionLayer, OnLoadError,
+    SameSite, SecretList, Session, SessionConfig, SessionLayer, SessionStats, Settings,
     StoreSettings, TokenTransport,
 };
 
@@ -70,9 +69,10 @@ pub use session_tower::{
 pub use session_core::{
     CacheStats, CachingStore, Capabilities, ClientSideStore, Codec, CookieJar, Data, Format, Json,
     LockLease, MAX_OWNER_BYTES, MemoryStore, MessagePack, Opened, Operation, Record, Result,
-    SessionKey, SessionLock, SessionQueue, SessionStore, SessionToken, StoreLock, Sweeper,
-    async_trait, chrono, codec, kit,
+    SessionKey, SessionLock, SessionStore, SessionToken, StoreLock, Sweeper, async_trait, chrono,
+    codec, kit,
 };
+pub use session_tower::{Committed, CookieAction, SessionQueue};
 
 #[cfg(feature = "moka")]
 pub use session_core::{MokaStore, MokaStoreBuilder};

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json};
 use http_body_util::BodyExt;
-use session_core::{Error, Lifetime, Session, SessionConfig, SessionStore, Value};
+use session_core::{Error, Lifetime, SessionStore, Value};
 use session_tower::{CommitOn, CookieConfig, CsrfLayer, SessionLayer};
+use session_tower::{Session, SessionConfig};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::session::OnLoadError;
 use cookie::SameSite;
-use session_core::OnLoadError;
 
 use super::{SecretList, Settings};
 use crate::layer::CommitOn;

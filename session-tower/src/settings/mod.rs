@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use session_core::{ClientSideStore, Error, SessionConfig, SessionStore, StoreLock};
+use session_core::{ClientSideStore, Error, SessionStore, StoreLock};
+
+use crate::session::SessionConfig;
 
 use crate::cookie::CookieConfig;
 use crate::layer::{CommitOn, SessionLayer};
@@ -307,7 +309,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use session_core::OnLoadError;
+    use crate::OnLoadError;
 
     const NO_ENV: [(&str, &str); 0] = [];
 

@@ -5,8 +5,9 @@ use serde::de::DeserializeOwned;
 
 use super::change::Change;
 use super::{Session, decode};
-use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::record::{Data, Value, to_value};
+use session_core::kit::to_value;
+use session_core::{Data, Value};
+use session_core::{Error, ErrorKind, Operation, Result};
 
 impl Session {
     /// The value under `key` decoded as `T`, or `None`.
@@ -127,10 +128,10 @@ impl Session {
     /// Records which user the session belongs to (on login), or none (on logout), so the
     /// store's owner index can list and revoke a user's sessions.
     ///
-    /// An owner longer than [`MAX_OWNER_BYTES`](crate::MAX_OWNER_BYTES) is refused with
+    /// An owner longer than [`MAX_OWNER_BYTES`](session_core::MAX_OWNER_BYTES) is refused with
     /// [`ErrorKind::Invalid`], before any store call.
     pub async fn set_owner(&self, owner: Option<&str>) -> Result<()> {
-        crate::record::check_owner(owner, Operation::Other)?;
+        session_core::kit::check_owner(owner, Operation::Other)?;
         self.change(Change::Owner(owner.map(str::to_owned))).await
     }
 }

@@ -25,12 +25,12 @@ use chrono::{DateTime, Utc};
 
 use super::pipeline::{Member, flush, pause_before_retry};
 use super::{Handoff, Session, State};
-use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::id::SessionToken;
-use crate::record::{Lifetime, Record};
 use crate::session::change::Change;
 use crate::session::reads::Reads;
-use crate::store::SessionStore;
+use session_core::SessionStore;
+use session_core::SessionToken;
+use session_core::{Error, ErrorKind, Operation, Result};
+use session_core::{Lifetime, Record};
 
 /// What the response must do with the session cookie.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -23,7 +23,6 @@
 //! A token from the cookie is adopted only if its record exists and is live. Otherwise the
 //! visitor gets a fresh session with a new token, created in the store only once it holds data.
 
-#[cfg(feature = "axum")]
 mod axum;
 mod change;
 mod collection;
@@ -34,6 +33,7 @@ mod data;
 mod expiry;
 mod flash;
 mod form;
+mod held;
 mod pipeline;
 mod queue;
 mod reads;
@@ -46,13 +46,12 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::id::{SessionKey, SessionToken};
-use crate::lock::{self, HeldLock};
-use crate::record::{Data, Record, Value};
-use crate::store::SessionStore;
+use held::HeldLock;
+use session_core::SessionStore;
+use session_core::{Data, Record, Value};
+use session_core::{Error, ErrorKind, Operation, Result};
+use session_core::{SessionKey, SessionToken};
 
-#[cfg(feature = "axum")]
 pub use self::axum::MissingSessionLayer;
 use change::Change;
 pub use commit::{Committed, CookieAction};
@@ -70,7 +69,8 @@ use reads::Reads;
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use session_core::{MemoryStore, Session, SessionConfig};
+/// use session_core::MemoryStore;
+/// use session_tower::{Session, SessionConfig};
 ///
 /// let store = Arc::new(MemoryStore::new());
 /// let config = Arc::new(SessionConfig::default());
@@ -231,7 +231,7 @@ impl Session {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let session = session_core::Session::detached();
+    /// let session = session_tower::Session::detached();
     /// session.insert("ignored", 1).await.unwrap();
     /// assert_eq!(session.get::<i32>("ignored").await.unwrap(), None);
     /// # });
@@ -400,7 +400,7 @@ impl Session {
             Some(held) => {
                 let wait = config.wait_timeout.saturating_sub(started.elapsed());
                 state.lock = Some(
-                    lock::acquire(&**held, key, config.lock_lease, wait)
+                    held::acquire(&**held, key, config.lock_lease, wait)
                         .await
                         .map(|lease| HeldLock::new(held.clone(), key.clone(), lease))?,
                 );

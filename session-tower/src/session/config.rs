@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::record::{Lifetime, Record};
+use session_core::{Lifetime, Record};
 
 /// What a [`Session`](crate::Session) does on a load error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,7 +22,7 @@ pub enum OnLoadError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use session_core::SessionConfig;
+/// use session_tower::SessionConfig;
 ///
 /// let config = SessionConfig::default()
 ///     .with_idle_timeout(Duration::from_secs(30 * 60))
@@ -41,13 +41,13 @@ pub struct SessionConfig {
     pub touch_interval: Duration,
     /// How long a commit keeps retrying after version conflicts (reloading, re-applying its
     /// changes, backing off with jitter between attempts) before giving up with a temporary
-    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) error, which the tower layer answers with
+    /// [`ErrorKind::Busy`](session_core::ErrorKind::Busy) error, which the tower layer answers with
     /// `503` and `Retry-After`. Conflicts only come from writers outside this process (requests
     /// of one session inside one process run one after another). Default: 2 seconds.
     pub retry_budget: Duration,
     /// How long a request may wait for the earlier requests of the same session (the
     /// in-process queue, and the distributed lock where one is configured) before it fails with
-    /// a temporary [`ErrorKind::Busy`](crate::ErrorKind::Busy) error. Default: 10 seconds.
+    /// a temporary [`ErrorKind::Busy`](session_core::ErrorKind::Busy) error. Default: 10 seconds.
     pub wait_timeout: Duration,
     /// A request that waited in the in-process queue starts from the record the previous
     /// request of the same session committed, instead of loading it again, when that record

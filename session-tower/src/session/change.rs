@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::record::{Data, Lifetime, Record, Value};
+use session_core::{Data, Lifetime, Record, Value};
 
 /// One thing a handler did to the session.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,8 +105,8 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::SessionKey;
     use chrono::Utc;
+    use session_core::SessionKey;
 
     fn record() -> Record {
         Record::new(SessionKey::random(), Utc::now())

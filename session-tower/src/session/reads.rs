@@ -2,7 +2,7 @@
 
 use super::State;
 use super::change::Change;
-use crate::record::{Data, Record, Value};
+use session_core::{Data, Record, Value};
 
 /// The parts of the record the handler's code saw, with the values it saw.
 #[derive(Debug, Default)]

@@ -4,8 +4,8 @@ use subtle::ConstantTimeEq;
 
 use super::Session;
 use super::change::Change;
-use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::id::SessionToken;
+use session_core::SessionToken;
+use session_core::{Error, ErrorKind, Operation, Result};
 
 /// The data key the session keeps its CSRF token under.
 pub const CSRF_KEY: &str = "_csrf_token";
@@ -27,7 +27,7 @@ impl Session {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let session = session_core::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
+    /// # let session = session_tower::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
     /// let token = session.csrf_token().await?;
     /// assert_eq!(session.csrf_token().await?, token);
     /// assert!(session.csrf_matches(&token).await?);

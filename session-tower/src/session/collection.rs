@@ -5,8 +5,9 @@ use serde::de::DeserializeOwned;
 
 use super::change::Change;
 use super::{Session, decode};
-use crate::error::Result;
-use crate::record::{Data, to_value};
+use session_core::Data;
+use session_core::Result;
+use session_core::kit::to_value;
 
 impl Session {
     /// Whether `key` is absent (Laravel's `missing`): the opposite of [`Session::exists`].
@@ -19,7 +20,7 @@ impl Session {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let session = session_core::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
+    /// # let session = session_tower::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
     /// session.insert("a", 1).await?;
     /// session.insert("b", ()).await?; // null
     /// assert!(session.has_all(&["a"]).await?);
@@ -73,7 +74,7 @@ impl Session {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let session = session_core::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
+    /// # let session = session_tower::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
     /// session.push("viewed", 17).await?;
     /// session.push("viewed", 42).await?;
     /// assert_eq!(session.get::<Vec<u32>>("viewed").await?, Some(vec![17, 42]));
@@ -90,7 +91,7 @@ impl Session {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let session = session_core::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
+    /// # let session = session_tower::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
     /// let theme: String = session.remember("theme", || "dark".to_owned()).await?;
     /// let again: String = session.remember("theme", || "light".to_owned()).await?;
     /// assert_eq!((theme.as_str(), again.as_str()), ("dark", "dark"));
@@ -128,7 +129,7 @@ impl Session {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let session = session_core::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
+    /// # let session = session_tower::Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
     /// session.insert("old", 1).await?;
     /// session.replace([("new", 2)]).await?;
     /// assert_eq!(session.all().await?.len(), 1);

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::OwnedMutexGuard;
 
 use super::pipeline::Saves;
-use crate::error::{Error, Operation, Result};
-use crate::id::SessionKey;
-use crate::lock::SessionLock;
-use crate::record::Record;
+use session_core::Record;
+use session_core::SessionKey;
+use session_core::SessionLock;
+use session_core::{Error, Operation, Result};
 
 /// Independent maps, so requests of different sessions rarely meet on one mutex.
 const SHARDS: usize = 64;
@@ -32,7 +32,7 @@ const SHARDS: usize = 64;
 /// - A request that never touches its session never waits.
 /// - Requests of a session run in the order they first touched it (the queue is fair).
 /// - The wait is bounded by [`SessionConfig::wait_timeout`](crate::SessionConfig::wait_timeout);
-///   past it the request fails with a temporary [`ErrorKind::Busy`](crate::ErrorKind::Busy).
+///   past it the request fails with a temporary [`ErrorKind::Busy`](session_core::ErrorKind::Busy).
 /// - A request that waited starts from the record the previous request committed, without
 ///   loading it again (see
 ///   [`SessionConfig::handoff_max_age`](crate::SessionConfig::handoff_max_age)).
@@ -46,7 +46,8 @@ const SHARDS: usize = 64;
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use session_core::{MemoryStore, Session, SessionConfig, SessionQueue};
+/// use session_core::MemoryStore;
+/// use session_tower::{Session, SessionConfig, SessionQueue};
 ///
 /// let store = Arc::new(MemoryStore::new());
 /// let config = Arc::new(SessionConfig::default());

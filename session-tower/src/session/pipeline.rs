@@ -20,12 +20,12 @@ use tokio::sync::oneshot;
 
 use super::change::Change;
 use super::config::SessionConfig;
+use super::held::backoff;
 use super::queue::Place;
 use super::reads::Reads;
-use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::lock::backoff;
-use crate::record::Record;
-use crate::store::SessionStore;
+use session_core::Record;
+use session_core::SessionStore;
+use session_core::{Error, ErrorKind, Operation, Result};
 
 /// What a waiting request is told: the record as stored with its changes, or `None` when the
 /// session ended meanwhile.

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::Session;
 use super::change::Change;
-use crate::error::Result;
-use crate::record::Lifetime;
+use session_core::Lifetime;
+use session_core::Result;
 
 impl Session {
     /// Gives this session its own lifetime, kept in its record so later requests honour it
@@ -20,7 +20,8 @@ impl Session {
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use std::time::Duration;
-    /// use session_core::{Lifetime, Session};
+    /// use session_core::Lifetime;
+    /// use session_tower::Session;
     /// # let session = Session::new(std::sync::Arc::new(session_core::MemoryStore::new()), Default::default(), None);
     /// // On login with "remember me" ticked:
     /// session.set_lifetime(Some(Lifetime::Idle(Duration::from_secs(30 * 24 * 3600)))).await?;

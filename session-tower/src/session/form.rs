@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Session;
-use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::record::{Data, Value, to_value};
+use session_core::kit::to_value;
+use session_core::{Data, Value};
+use session_core::{Error, ErrorKind, Operation, Result};
 
 /// Flash key holding the previous request's form input.
 const OLD_INPUT: &str = "_old_input";
@@ -30,7 +31,8 @@ impl Session {
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # use std::{collections::HashMap, sync::Arc};
-    /// # use session_core::{MemoryStore, Session, SessionConfig};
+    /// # use session_core::MemoryStore;
+    /// # use session_tower::{Session, SessionConfig};
     /// # let (store, config) = (Arc::new(MemoryStore::new()), Arc::new(SessionConfig::default()));
     /// let session = Session::new(store.clone(), config.clone(), None);
     /// let form = HashMap::from([("email", "ada@example.com"), ("password", "hunter2")]);

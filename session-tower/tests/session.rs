@@ -6,9 +6,10 @@ use std::time::Duration;
 use serde_json::json;
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
-    Capabilities, CookieAction, Error, ErrorKind, MemoryStore, OnLoadError, Operation, Record,
-    Result, Session, SessionConfig, SessionKey, SessionStore, SessionToken, async_trait,
+    Capabilities, Error, ErrorKind, MemoryStore, Operation, Record, Result, SessionKey,
+    SessionStore, SessionToken, async_trait,
 };
+use session_tower::{CookieAction, OnLoadError, Session, SessionConfig};
 
 struct Browser {
     store: Arc<MemoryStore>,

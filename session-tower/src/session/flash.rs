@@ -6,8 +6,9 @@ use serde::de::DeserializeOwned;
 
 use super::change::Change;
 use super::{Session, State, decode};
-use crate::error::Result;
-use crate::record::{Data, to_value};
+use session_core::Data;
+use session_core::Result;
+use session_core::kit::to_value;
 
 impl Session {
     /// Sets a flash message for the next request.
