@@ -23,7 +23,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::pipeline::{Member, flush, pause_before_retry};
+use super::batch::Member;
+use super::pipeline::{flush, pause_before_retry};
 use super::{Handoff, Session, State};
 use crate::session::change::Change;
 use crate::session::reads::Reads;

@@ -24,6 +24,7 @@
 //! visitor gets a fresh session with a new token, created in the store only once it holds data.
 
 mod axum;
+mod batch;
 mod change;
 mod collection;
 mod commit;

@@ -16,41 +16,14 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::sync::oneshot;
 
-use super::change::Change;
+use super::batch::{Member, Reply};
 use super::config::SessionConfig;
 use super::held::backoff;
 use super::queue::Place;
-use super::reads::Reads;
 use session_core::Record;
 use session_core::SessionStore;
 use session_core::{Error, ErrorKind, Operation, Result};
-
-/// What a waiting request is told: the record as stored with its changes, or `None` when the
-/// session ended meanwhile.
-pub(crate) type Reply = Result<Option<Arc<Record>>>;
-
-/// One request's part of a save.
-pub(crate) struct Member {
-    pub(crate) changes: Vec<Change>,
-    pub(crate) reads: Reads,
-    pub(crate) reply: oneshot::Sender<Reply>,
-}
-
-/// The saves of one session in one process.
-#[derive(Default)]
-pub(crate) struct Saves {
-    /// A save is in flight (its owner stores `open` after it).
-    pub(crate) flushing: bool,
-    /// Requests waiting for the next save, in queue order.
-    pub(crate) open: Vec<Member>,
-    /// The record as the last save stored it.
-    pub(crate) current: Option<Record>,
-    /// Bumped whenever a save leaves out a request's changes or fails: records handed on
-    /// before that may hold changes that were never stored.
-    pub(crate) epoch: u64,
-}
 
 /// An error told to every request of a failed save (errors are not `Clone`: each gets its own,
 /// naming the first).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedMutexGuard;
 
-use super::pipeline::Saves;
+use super::batch::Saves;
 use session_core::Record;
 use session_core::SessionKey;
 use session_core::SessionLock;
