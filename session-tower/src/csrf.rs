@@ -13,7 +13,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use tower::{Layer, Service};
 
-use crate::layer::error_response;
+use crate::service::error_response;
 
 /// Rejects unsafe requests (`POST`, `PUT`, `PATCH`, `DELETE` and any other method but `GET`,
 /// `HEAD`, `OPTIONS` and `TRACE`) that do not present the session's CSRF token

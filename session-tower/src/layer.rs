@@ -1,21 +1,18 @@
-//! The tower layer: a `Session` per request, committed once after the handler.
+//! The tower layer and its options: where sessions live, how the token travels, which
+//! responses commit. What runs per request is in `service`.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, RETRY_AFTER, SET_COOKIE, VARY};
-use http::{HeaderValue, Request, Response, StatusCode};
-use session_core::chrono::{DateTime, Utc};
-use session_core::{
-    ClientSideStore, CookieJar, Error, Lifetime, Opened, SessionLock, SessionStore, SessionToken,
-};
+use http::StatusCode;
+use http::header::{AUTHORIZATION, HeaderName};
+use session_core::{ClientSideStore, Error, SessionLock, SessionStore};
 
-use crate::session::{CookieAction, Session, SessionConfig, SessionQueue};
-use tower::{Layer, Service};
+use crate::session::{SessionConfig, SessionQueue};
+use tower::Layer;
+
+use crate::service::SessionService;
 
 use crate::cookie::CookieConfig;
 
@@ -34,7 +31,7 @@ pub enum CommitOn {
 }
 
 impl CommitOn {
-    fn allows(self, status: StatusCode) -> bool {
+    pub(crate) fn allows(self, status: StatusCode) -> bool {
         match self {
             CommitOn::Always => true,
             CommitOn::NotServerError => !status.is_server_error(),
@@ -43,7 +40,7 @@ impl CommitOn {
     }
 }
 
-/// Adds a [`Session`] to every request and commits it after the handler.
+/// Adds a [`Session`](crate::Session) to every request and commits it after the handler.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -65,7 +62,7 @@ impl CommitOn {
 /// - Reads the session token from the cookie; a malformed, unknown or tampered one is never
 ///   adopted, and a malformed one never reaches the store
 ///   (case `request::unknown_or_tampered_token_gets_a_fresh_session_and_no_write`).
-/// - Puts a lazy [`Session`] in the request's extensions (the axum extractor takes it from
+/// - Puts a lazy [`Session`](crate::Session) in the request's extensions (the axum extractor takes it from
 ///   there). A handler that never touches it costs no store call and gets no `Set-Cookie`
 ///   (case `request::untouched_request_calls_no_store_and_sets_no_cookie`).
 /// - Runs the requests of one session one after another (a [`SessionQueue`] per layer): a
@@ -113,7 +110,7 @@ pub struct SessionLayer {
 
 /// Where sessions live.
 #[derive(Clone)]
-enum Storage {
+pub(crate) enum Storage {
     /// On the server; the cookie holds a token.
     Server(Arc<dyn SessionStore>),
     /// In the cookie itself, sealed.
@@ -121,7 +118,7 @@ enum Storage {
 }
 
 impl Storage {
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Storage::Server(store) => store.name(),
             Storage::Client(storage) => storage.name(),
@@ -129,16 +126,17 @@ impl Storage {
     }
 }
 
+/// What every request of a layer shares: where sessions live and how they travel.
 #[derive(Clone)]
-struct Shared {
-    storage: Storage,
-    queue: SessionQueue,
-    config: Arc<SessionConfig>,
-    cookie: CookieConfig,
-    cookie_name: String,
-    commit_on: CommitOn,
-    no_store_when_signed_in: bool,
-    transport: TokenTransport,
+pub(crate) struct Shared {
+    pub(crate) storage: Storage,
+    pub(crate) queue: SessionQueue,
+    pub(crate) config: Arc<SessionConfig>,
+    pub(crate) cookie: CookieConfig,
+    pub(crate) cookie_name: String,
+    pub(crate) commit_on: CommitOn,
+    pub(crate) no_store_when_signed_in: bool,
+    pub(crate) transport: TokenTransport,
 }
 
 /// How the session token travels between client and server.
@@ -178,7 +176,7 @@ impl TokenTransport {
     }
 
     /// The token a request presents, if any.
-    fn read<'a>(
+    pub(crate) fn read<'a>(
         &self,
         headers: &'a HeaderMap,
         cookie: &CookieConfig,
@@ -293,7 +291,7 @@ impl SessionLayer {
     }
 
     /// Whether responses of a signed-in session (one with an owner, see
-    /// [`Session::set_owner`]) get `Cache-Control: no-store` when the handler set no cache
+    /// [`Session::set_owner`](crate::Session::set_owner)) get `Cache-Control: no-store` when the handler set no cache
     /// policy, so that after logout the browser's Back button cannot show the previous user's
     /// pages from its cache. Default: on.
     pub fn with_no_store_when_signed_in(self, on: bool) -> Self {
@@ -364,226 +362,6 @@ impl<S> Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SessionService {
-            inner,
-            shared: self.shared.clone(),
-        }
+        SessionService::new(inner, self.shared.clone())
     }
-}
-
-/// The service [`SessionLayer`] wraps around a handler.
-#[derive(Clone)]
-pub struct SessionService<S> {
-    inner: S,
-    shared: Arc<Shared>,
-}
-
-impl<S> fmt::Debug for SessionService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionService")
-            .field("storage", &self.shared.storage.name())
-            .finish_non_exhaustive()
-    }
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    ReqBody: Send + 'static,
-    ResBody: From<&'static str> + Send + 'static,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let shared = self.shared.clone();
-        let token = shared
-            .transport
-            .read(request.headers(), &shared.cookie, &shared.cookie_name);
-        let (session, jar) = shared.start(token);
-        request.extensions_mut().insert(session.clone());
-
-        // The clone is the one that was not polled ready; keep the ready one for this call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            // On an error the session is dropped with this future, which ends its turn.
-            let mut response = inner.call(request).await?;
-            if !shared.commit_on.allows(response.status()) {
-                session.release().await;
-                return Ok(response);
-            }
-            let committed = match session.finish().await {
-                Ok(committed) => committed,
-                Err(err) => return Ok(error_response(&err)),
-            };
-            let headers = response.headers_mut();
-            let (vary, token_header) = match &shared.transport {
-                TokenTransport::Cookie => (HeaderValue::from_static("cookie"), None),
-                TokenTransport::Header(name) => (HeaderValue::from(name.clone()), Some(name)),
-                TokenTransport::Bearer(name) => (HeaderValue::from(AUTHORIZATION), Some(name)),
-            };
-            let outgoing = match shared.outgoing(committed.cookie, jar) {
-                Ok(outgoing) => outgoing,
-                Err(err) => return Ok(error_response(&err)),
-            };
-            let value = match (&outgoing, token_header) {
-                (Outgoing::Nothing, _) => None,
-                (Outgoing::Set { value, .. }, Some(_)) => HeaderValue::from_str(value).ok(),
-                (Outgoing::Remove, Some(_)) => Some(HeaderValue::from_static("")),
-                (
-                    Outgoing::Set {
-                        value,
-                        expires_at,
-                        lifetime,
-                    },
-                    None,
-                ) => {
-                    shared
-                        .cookie
-                        .set_header_for(&shared.cookie_name, value, *expires_at, *lifetime)
-                }
-                (Outgoing::Remove, None) => shared.cookie.removal_header(&shared.cookie_name),
-            };
-            let sent = value.is_some();
-            if let Some(value) = value {
-                match token_header {
-                    Some(name) => headers.insert(name.clone(), value),
-                    None => {
-                        headers.append(SET_COOKIE, value);
-                        None
-                    }
-                };
-            }
-            if committed.accessed {
-                headers.append(VARY, vary);
-            }
-            if !headers.contains_key(CACHE_CONTROL) {
-                if committed.signed_in && shared.no_store_when_signed_in {
-                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                } else if sent {
-                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-                }
-            }
-            Ok(response)
-        })
-    }
-}
-
-/// A client-side request's jar, the token its record went in under, and whether the cookie
-/// must be sealed again even if nothing changed.
-struct JarState {
-    jar: CookieJar,
-    token: Option<SessionToken>,
-    reseal: bool,
-}
-
-impl Shared {
-    /// The request's session (and, for client-side storage, its jar) from its cookie.
-    fn start(&self, cookie: Option<&str>) -> (Session, Option<JarState>) {
-        let storage = match &self.storage {
-            Storage::Server(store) => {
-                return (
-                    Session::queued(store.clone(), self.config.clone(), &self.queue, cookie),
-                    None,
-                );
-            }
-            Storage::Client(storage) => storage,
-        };
-        let opened = cookie.map(|value| storage.open(&self.cookie_name, value));
-        let (jar, token, reseal) = match opened {
-            Some(Opened::Valid { record, reseal }) => {
-                let (jar, token) = CookieJar::holding(storage.name(), record);
-                (jar, Some(token), reseal)
-            }
-            Some(Opened::Invalid(reason)) => {
-                tracing::debug!(reason, "session cookie rejected; starting a fresh session");
-                (CookieJar::new(storage.name()), None, false)
-            }
-            _ => (CookieJar::new(storage.name()), None, false),
-        };
-        // A rejected cookie is passed on as present-but-invalid, so the session drops it.
-        let presented = match (&token, cookie) {
-            (Some(token), _) => Some(token.as_str().to_owned()),
-            (None, Some(_)) => Some(String::new()),
-            (None, None) => None,
-        };
-        let session = Session::new(
-            Arc::new(jar.clone()),
-            self.config.clone(),
-            presented.as_deref(),
-        );
-        (session, Some(JarState { jar, token, reseal }))
-    }
-
-    /// What the response must carry for what the commit decided: the value to set (the token,
-    /// or for client-side storage the sealed record), a removal, or nothing.
-    fn outgoing(&self, action: CookieAction, jar: Option<JarState>) -> Result<Outgoing, Error> {
-        let (Storage::Client(storage), Some(jar)) = (&self.storage, jar) else {
-            return Ok(match action {
-                CookieAction::Set {
-                    token,
-                    expires_at,
-                    lifetime,
-                } => Outgoing::Set {
-                    value: token.as_str().to_owned(),
-                    expires_at,
-                    lifetime,
-                },
-                CookieAction::Remove => Outgoing::Remove,
-                _ => Outgoing::Nothing,
-            });
-        };
-        let token = match action {
-            CookieAction::Set { token, .. } => token,
-            CookieAction::Unchanged if jar.reseal => match jar.token {
-                Some(token) => token,
-                None => return Ok(Outgoing::Nothing),
-            },
-            CookieAction::Remove => return Ok(Outgoing::Remove),
-            _ => return Ok(Outgoing::Nothing),
-        };
-        let Some(record) = jar.jar.record(&token) else {
-            return Ok(Outgoing::Nothing);
-        };
-        Ok(Outgoing::Set {
-            value: storage.seal(&self.cookie_name, &record)?,
-            expires_at: record.expires_at,
-            lifetime: record.lifetime,
-        })
-    }
-}
-
-/// What a response carries for the session.
-enum Outgoing {
-    Set {
-        value: String,
-        expires_at: DateTime<Utc>,
-        lifetime: Option<Lifetime>,
-    },
-    Remove,
-    Nothing,
-}
-
-/// The response for a session error, as [`Error::response`] says, logged with [`Error::report`].
-pub(crate) fn error_response<B: From<&'static str>>(err: &Error) -> Response<B> {
-    err.report();
-    let (code, message) = err.response();
-    let mut response = Response::new(B::from(message));
-    *response.status_mut() =
-        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    response
 }

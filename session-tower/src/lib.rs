@@ -34,12 +34,14 @@
 mod cookie;
 mod csrf;
 mod layer;
+mod service;
 mod session;
 mod settings;
 
 pub use crate::cookie::CookieConfig;
 pub use crate::csrf::{CsrfLayer, CsrfService};
-pub use crate::layer::{CommitOn, SessionLayer, SessionService, TokenTransport};
+pub use crate::layer::{CommitOn, SessionLayer, TokenTransport};
+pub use crate::service::SessionService;
 pub use crate::session::{
     CSRF_KEY, Committed, CookieAction, MissingSessionLayer, OnLoadError, Session, SessionConfig,
     SessionQueue, SessionStats,
