@@ -1,4 +1,5 @@
-//! Writing a session back: save with replay on conflict, regenerate, invalidate, touch.
+//! Ending a request's session: whether its changes are written alone under its turn (`write`) or
+//! join a batch (`pipeline`), and what the cookie must do.
 //!
 //! # Conflicts
 //!
@@ -24,10 +25,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::batch::Member;
-use super::pipeline::{flush, pause_before_retry};
+use super::pipeline::flush;
 use super::{Handoff, Session, State};
-use crate::session::change::Change;
-use crate::session::reads::Reads;
 use session_core::SessionStore;
 use session_core::SessionToken;
 use session_core::{Error, ErrorKind, Operation, Result};
@@ -64,7 +63,7 @@ impl CookieAction {
     }
 
     /// `later` unless it leaves the cookie unchanged, in which case `self`.
-    fn then(self, later: CookieAction) -> CookieAction {
+    pub(super) fn then(self, later: CookieAction) -> CookieAction {
         match later {
             CookieAction::Unchanged => self,
             later => later,
@@ -83,12 +82,6 @@ pub struct Committed {
     /// Whether the session belongs to a user (it has an owner) after the commit: a signed-in
     /// page, which browsers should not keep.
     pub signed_in: bool,
-}
-
-/// How a write attempt ended when the session vanished under it.
-enum Written {
-    Stored(SessionToken, Record),
-    Gone,
 }
 
 impl Session {
@@ -314,7 +307,7 @@ impl Session {
 
     /// Waits until the saves this request's record depends on are stored, and takes the
     /// stored version; fails when one of them was left out.
-    async fn settle_base(&self, state: &mut State) -> Result<()> {
+    pub(super) async fn settle_base(&self, state: &mut State) -> Result<()> {
         let Some(epoch) = state.base_pending else {
             return Ok(());
         };
@@ -340,258 +333,6 @@ impl Session {
                 }
             }
             drained.await;
-        }
-    }
-
-    async fn commit_locked(&self, state: &mut State) -> Result<CookieAction> {
-        let Some(store) = self.inner.store.clone() else {
-            return Ok(CookieAction::Unchanged);
-        };
-        if !state.loaded {
-            return Ok(CookieAction::Unchanged);
-        }
-        self.settle_base(state).await?;
-        let mut action = CookieAction::Unchanged;
-        if let Some(key) = state.delete_on_commit.take() {
-            store.delete(&key).await?;
-            action = CookieAction::Remove;
-        }
-        let written = match state.base.take() {
-            Some((token, base)) if state.regenerate => Some(
-                self.regenerate_now(&*store, &token, base, &state.changes, &state.reads)
-                    .await?,
-            ),
-            Some((token, base)) if !state.changes.is_empty() => {
-                let view = state.view.take();
-                Some(
-                    self.save_with_replay(&*store, token, base, view, &state.changes, &state.reads)
-                        .await?,
-                )
-            }
-            Some((token, base)) => {
-                let (written, touched) = self.touch_if_due(&*store, token, base).await?;
-                if !touched {
-                    // Nothing was written: the browser's cookie is still right.
-                    if let Written::Stored(token, record) = written {
-                        state.base = Some((token, record));
-                    }
-                    return Ok(action);
-                }
-                Some(written)
-            }
-            None if !state.changes.is_empty() => self.create_fresh(&*store, &state.changes).await?,
-            None => None,
-        };
-        state.changes.clear();
-        state.reads = Reads::default();
-        state.regenerate = false;
-        match written {
-            Some(Written::Stored(token, record)) => {
-                state.confirmed = Some(Instant::now());
-                // The stored flash is for the next request; this request's reads are unaffected.
-                state.view = Some(record.clone());
-                state.stale_cookie = false;
-                action = action.then(CookieAction::Set {
-                    token: token.clone(),
-                    expires_at: record.expires_at,
-                    lifetime: record.lifetime,
-                });
-                state.base = Some((token, record));
-            }
-            Some(Written::Gone) => {
-                tracing::info!(
-                    store = store.name(),
-                    "session ended by a concurrent request; this request's changes were dropped"
-                );
-                state.view = None;
-                action = action.then(CookieAction::Remove);
-            }
-            None if state.stale_cookie => {
-                state.stale_cookie = false;
-                action = action.then(CookieAction::Remove);
-            }
-            None => {}
-        }
-        Ok(action)
-    }
-
-    fn expiry(&self, record: &Record, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.inner.config.expiry(record, now)
-    }
-
-    fn replay(&self, mut record: Record, changes: &[Change]) -> Record {
-        for change in changes {
-            change.apply(&mut record);
-        }
-        record.expires_at = self.expiry(&record, Utc::now());
-        record
-    }
-
-    /// Saves `base` with `changes` (`view` is `base` with them applied already, when at hand);
-    /// on a conflict reloads and, if the handler's reads still hold, replays and tries again
-    /// with jittered backoff, within the retry budget.
-    async fn save_with_replay(
-        &self,
-        store: &dyn SessionStore,
-        token: SessionToken,
-        base: Record,
-        view: Option<Record>,
-        changes: &[Change],
-        reads: &Reads,
-    ) -> Result<Written> {
-        let started = Instant::now();
-        let budget = self.inner.config.retry_budget;
-        let mut next = match view {
-            Some(mut view) => {
-                view.version = base.version;
-                view.expires_at = self.expiry(&view, Utc::now());
-                view
-            }
-            None => self.replay(base.clone(), changes),
-        };
-        let mut attempt = 0u32;
-        loop {
-            match store.save(&next).await {
-                Ok(version) => {
-                    next.version = version;
-                    return Ok(Written::Stored(token, next));
-                }
-                Err(e) if e.kind() == ErrorKind::Conflict => {
-                    let latest = match store.load(&base.key).await? {
-                        Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
-                        _ => return Ok(Written::Gone),
-                    };
-                    self.check_reads(store, reads, &latest, changes)?;
-                    pause_before_retry(started, budget, &mut attempt, store).await?;
-                    next = self.replay(latest, changes);
-                }
-                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Written::Gone),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Fails when another writer changed something the handler read and the handler wrote
-    /// anything: its writes may follow from values that no longer hold.
-    fn check_reads(
-        &self,
-        store: &dyn SessionStore,
-        reads: &Reads,
-        latest: &Record,
-        changes: &[Change],
-    ) -> Result<()> {
-        if !State::writes(changes) {
-            return Ok(());
-        }
-        match reads.changed_in(latest) {
-            None => Ok(()),
-            Some(what) => {
-                tracing::info!(
-                    store = store.name(),
-                    changed = %what,
-                    "another process changed what this request read; its changes were not applied"
-                );
-                Err(Error::conflict(Operation::Save)
-                    .with_store(store.name().to_owned())
-                    .with_context(format!(
-                        "another process changed {what}, which this request read; its changes were not applied, and the request can be retried"
-                    ))
-                    .temporary())
-            }
-        }
-    }
-
-    /// Moves the session to a new token: the new record is created before the old is deleted.
-    async fn regenerate_now(
-        &self,
-        store: &dyn SessionStore,
-        old: &SessionToken,
-        base: Record,
-        changes: &[Change],
-        reads: &Reads,
-    ) -> Result<Written> {
-        let old_key = old.key();
-        // Start from the latest stored data, and respect a logout that happened meanwhile.
-        let latest = match store.load(&old_key).await? {
-            Some(latest) if !self.past_deadline(&latest, Utc::now()) => latest,
-            _ => return Ok(Written::Gone),
-        };
-        self.check_reads(store, reads, &latest, changes)?;
-        let mut next = self.replay(latest, changes);
-        next.created_at = base.created_at;
-        let written = self.create_with_new_token(store, next).await?;
-        store.delete(&old_key).await?;
-        Ok(written)
-    }
-
-    /// Creates a new session holding `changes`, unless they leave nothing worth storing.
-    async fn create_fresh(
-        &self,
-        store: &dyn SessionStore,
-        changes: &[Change],
-    ) -> Result<Option<Written>> {
-        let now = Utc::now();
-        let mut record = Record::new(SessionToken::generate().key(), now);
-        record.deadline = self
-            .inner
-            .config
-            .absolute_timeout
-            .and_then(|t| chrono::Duration::from_std(t).ok())
-            .map(|t| now + t);
-        let record = self.replay(record, changes);
-        if !Change::stores_something(&record) {
-            return Ok(None);
-        }
-        self.create_with_new_token(store, record).await.map(Some)
-    }
-
-    async fn create_with_new_token(
-        &self,
-        store: &dyn SessionStore,
-        mut record: Record,
-    ) -> Result<Written> {
-        // A collision of 256-bit random tokens does not happen; the loop only keeps a broken
-        // random source from turning into an overwrite.
-        for _ in 0..3 {
-            let token = SessionToken::try_generate().map_err(|e| {
-                Error::new(ErrorKind::Backend, Operation::Create)
-                    .with_context("cannot generate a session token")
-                    .with_source(e)
-            })?;
-            record.key = token.key();
-            record.version = 0;
-            match store.create(&record).await {
-                Ok(()) => return Ok(Written::Stored(token, record)),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::already_exists(Operation::Create)
-            .with_store(store.name().to_owned())
-            .with_context("three fresh session tokens collided; the random source is broken"))
-    }
-
-    /// Refreshes the idle expiry when it would move by at least the touch interval.
-    /// Returns whether the store was written.
-    async fn touch_if_due(
-        &self,
-        store: &dyn SessionStore,
-        token: SessionToken,
-        mut base: Record,
-    ) -> Result<(Written, bool)> {
-        let next = self.expiry(&base, Utc::now());
-        let interval = chrono::Duration::from_std(self.inner.config.touch_interval)
-            .unwrap_or(chrono::Duration::MAX);
-        if next - base.expires_at < interval && !self.inner.config.save_every_request {
-            return Ok((Written::Stored(token, base), false));
-        }
-        match store.touch(&token.key(), next).await {
-            Ok(()) => {
-                base.expires_at = next;
-                Ok((Written::Stored(token, base), true))
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok((Written::Gone, true)),
-            Err(e) => Err(e),
         }
     }
 }

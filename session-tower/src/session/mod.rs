@@ -38,6 +38,7 @@ mod held;
 mod pipeline;
 mod queue;
 mod reads;
+mod write;
 
 use std::fmt;
 use std::sync::Arc;
