@@ -198,14 +198,47 @@ impl Suite {
     /// Runs the suite as a test binary: parses the usual test arguments (filters, `--list`,
     /// `--ignored`, `--test-threads` ...), runs the cases and returns the exit code.
     pub fn run(self) -> ExitCode {
+        Suite::run_all(vec![self])
+    }
+
+    /// Runs several suites as one test binary (a driver crate with several stores, such as one
+    /// per database): each case is named after its suite, `postgres::store::...`,
+    /// `sqlite::request::...`, and filters and `--list` work across all of them.
+    pub fn run_all(suites: Vec<Suite>) -> ExitCode {
         let mut args = Arguments::from_args();
         // Cases mostly wait on backends and on expiry; more threads than cores keeps runs short.
         if args.test_threads.is_none() {
             args.test_threads = Some(16);
         }
         let runtime = Arc::new(runtime());
+        let prefix = suites.len() > 1;
+        let mut trials = Vec::new();
+        for suite in suites {
+            trials.extend(suite.trials(&runtime, args.list, prefix));
+        }
+        let conclusion = libtest_mimic::run(&args, trials);
+        // Containers are removed asynchronously, from a worker of the runtime.
+        let _ = runtime.block_on(runtime.spawn(async { provision::shutdown() }));
+        conclusion.exit_code()
+    }
+
+    /// This suite's cases as tests, named after the suite when `prefix` is set.
+    fn trials(
+        self,
+        runtime: &Arc<tokio::runtime::Runtime>,
+        list: bool,
+        prefix: bool,
+    ) -> Vec<Trial> {
+        let suite_name = self.name.clone();
+        let named = |name: String| {
+            if prefix {
+                format!("{suite_name}::{name}")
+            } else {
+                name
+            }
+        };
         let cases = all_cases();
-        let probe = if args.list {
+        let probe = if list {
             // Listing names must not start containers.
             Probe::Ready(Capabilities::default())
         } else {
@@ -214,7 +247,7 @@ impl Suite {
         let suite = Arc::new(self);
         let mut trials = Vec::with_capacity(cases.len());
         for case in cases {
-            let name = case.test_name();
+            let name = named(case.test_name());
             let trial = match (&probe, case.unmet(probe_caps(&probe))) {
                 (Probe::Ready(_), Some(reason)) => {
                     eprintln!("[{}] {name} ignored: {reason}", suite.name);
@@ -242,7 +275,7 @@ impl Suite {
             trials.push(trial);
         }
         if let Some(source) = suite.checklist {
-            let name = CHECKLIST_CASE.to_owned();
+            let name = named(CHECKLIST_CASE.to_owned());
             trials.push(match &probe {
                 Probe::Ready(caps) => {
                     let caps = *caps;
@@ -273,10 +306,7 @@ impl Suite {
             Probe::Broken(reason) => eprintln!("[{}] store setup failed: {reason}", suite.name),
             Probe::Ready(_) => {}
         }
-        let conclusion = libtest_mimic::run(&args, trials);
-        // Containers are removed asynchronously, from a worker of the runtime.
-        let _ = runtime.block_on(runtime.spawn(async { provision::shutdown() }));
-        conclusion.exit_code()
+        trials
     }
 
     /// Runs every case in this process and returns the outcomes, for testing the suite itself
