@@ -168,6 +168,9 @@ fn main() -> ExitCode {
             }
         }
     });
+    // The containers the run started are removed here, from a worker of the runtime, rather
+    // than left running when the process exits.
+    let _ = runtime.block_on(runtime.spawn(async { session_conformance::provision::shutdown() }));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

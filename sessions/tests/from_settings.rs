@@ -176,3 +176,97 @@ async fn the_redis_driver_connects_to_the_url_in_the_settings() {
     drop(endpoint);
     let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
 }
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_url_connects_and_makes_the_table() {
+    let Some(endpoint) = session_conformance::provision::POSTGRES
+        .shared_or_skip()
+        .await
+    else {
+        return;
+    };
+    let env = [
+        ("SESSION_DRIVER", "database"),
+        ("SESSION_DATABASE_URL", endpoint.url.as_str()),
+    ];
+    let sessions = Sessions::from_settings(&settings(&env)).await.unwrap();
+    assert_eq!(sessions.store().unwrap().name(), "postgres");
+    counts(&sessions).await;
+    sessions.shutdown().await;
+    drop(endpoint);
+    let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mysql_url_connects_and_makes_the_table() {
+    let Some(endpoint) = session_conformance::provision::MYSQL.shared_or_skip().await else {
+        return;
+    };
+    let env = [
+        ("SESSION_DRIVER", "database"),
+        ("SESSION_DATABASE_URL", endpoint.url.as_str()),
+    ];
+    // The server may still be finishing its first start; the store connects once it answers.
+    let settings = settings(&env);
+    let sessions = session_conformance::provision::retry(
+        "connecting to MySQL",
+        std::time::Duration::from_secs(60),
+        || Sessions::from_settings(&settings),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sessions.store().unwrap().name(), "mysql");
+    counts(&sessions).await;
+    sessions.shutdown().await;
+    drop(endpoint);
+    let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
+}
+
+/// The DynamoDB driver's client comes from the standard AWS configuration (environment,
+/// profile, instance role). The test gives it credentials and a region through a child
+/// process's environment, so nothing looks further than the local emulator.
+#[cfg(feature = "dynamodb")]
+#[test]
+fn a_local_dynamodb_endpoint_gets_its_table() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(endpoint) =
+        runtime.block_on(session_conformance::provision::DYNAMODB.shared_or_skip())
+    else {
+        return;
+    };
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["dynamodb_child", "--exact", "--ignored", "--nocapture"])
+        .env("SESSIONS_TEST_DYNAMODB_ENDPOINT", &endpoint.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the child test failed");
+    drop(endpoint);
+    runtime.block_on(async {
+        let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
+    });
+}
+
+/// Run by [`a_local_dynamodb_endpoint_gets_its_table`] with the environment it needs.
+#[cfg(feature = "dynamodb")]
+#[tokio::test]
+#[ignore = "run as a child process by a_local_dynamodb_endpoint_gets_its_table"]
+async fn dynamodb_child() {
+    let endpoint = std::env::var("SESSIONS_TEST_DYNAMODB_ENDPOINT").expect("the endpoint");
+    let table = format!("umbrella{}", std::process::id());
+    let env = [
+        ("SESSION_DRIVER", "dynamodb"),
+        ("SESSION_DYNAMODB_ENDPOINT", endpoint.as_str()),
+        ("SESSION_DYNAMODB_TABLE", table.as_str()),
+    ];
+    let sessions = Sessions::from_settings(&settings(&env)).await.unwrap();
+    assert_eq!(sessions.store().unwrap().name(), "dynamodb");
+    counts(&sessions).await;
+    sessions.shutdown().await;
+}
