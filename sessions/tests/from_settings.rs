@@ -246,11 +246,14 @@ fn a_local_dynamodb_endpoint_gets_its_table() {
         .env_remove("AWS_PROFILE")
         .status()
         .unwrap();
-    assert!(status.success(), "the child test failed");
-    drop(endpoint);
-    runtime.block_on(async {
-        let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
+    // The container goes with the last handle, from a worker of the runtime (dropping it
+    // needs one), whether or not another test has released the shared endpoints already.
+    let released = runtime.spawn(async move {
+        drop(endpoint);
+        session_conformance::provision::shutdown();
     });
+    let _ = runtime.block_on(released);
+    assert!(status.success(), "the child test failed");
 }
 
 /// Run by [`a_local_dynamodb_endpoint_gets_its_table`] with the environment it needs.
