@@ -109,7 +109,18 @@ pub async fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> 
 }
 
 /// The error for a driver whose feature is off.
-#[cfg_attr(all(feature = "full"), allow(dead_code))]
+#[cfg_attr(
+    all(
+        feature = "file",
+        feature = "redis",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "sqlite",
+        feature = "dynamodb",
+        feature = "cookie"
+    ),
+    allow(dead_code)
+)]
 fn not_built(driver: &str, feature: &str) -> Error {
     Error::config(format!(
         "SESSION_DRIVER={driver} needs the `{feature}` feature of the sessions crate, which this \

@@ -159,69 +159,54 @@ async fn a_sqlite_url_makes_its_directory_and_table() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[cfg(feature = "redis")]
-#[tokio::test(flavor = "multi_thread")]
-async fn the_redis_driver_connects_to_the_url_in_the_settings() {
-    let Some(endpoint) = session_conformance::provision::REDIS.shared_or_skip().await else {
+/// Sessions from settings naming `backend`'s test server through `url_var`, counting through
+/// the layer on the store named `store`; the server is released at the end.
+#[cfg(any(feature = "redis", feature = "postgres", feature = "mysql"))]
+async fn counts_on(
+    backend: &session_conformance::provision::Backend,
+    driver: &str,
+    url_var: &str,
+    store: &str,
+) {
+    let Some(endpoint) = backend.shared_or_skip().await else {
         return;
     };
-    let env = [
-        ("SESSION_DRIVER", "redis"),
-        ("SESSION_REDIS_URL", endpoint.url.as_str()),
-    ];
-    let sessions = Sessions::from_settings(&settings(&env)).await.unwrap();
-    assert_eq!(sessions.store().unwrap().name(), "redis");
-    counts(&sessions).await;
-    sessions.shutdown().await;
-    drop(endpoint);
-    let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
-}
-
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread")]
-async fn a_postgres_url_connects_and_makes_the_table() {
-    let Some(endpoint) = session_conformance::provision::POSTGRES
-        .shared_or_skip()
-        .await
-    else {
-        return;
-    };
-    let env = [
-        ("SESSION_DRIVER", "database"),
-        ("SESSION_DATABASE_URL", endpoint.url.as_str()),
-    ];
-    let sessions = Sessions::from_settings(&settings(&env)).await.unwrap();
-    assert_eq!(sessions.store().unwrap().name(), "postgres");
-    counts(&sessions).await;
-    sessions.shutdown().await;
-    drop(endpoint);
-    let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
-}
-
-#[cfg(feature = "mysql")]
-#[tokio::test(flavor = "multi_thread")]
-async fn a_mysql_url_connects_and_makes_the_table() {
-    let Some(endpoint) = session_conformance::provision::MYSQL.shared_or_skip().await else {
-        return;
-    };
-    let env = [
-        ("SESSION_DRIVER", "database"),
-        ("SESSION_DATABASE_URL", endpoint.url.as_str()),
-    ];
-    // The server may still be finishing its first start; the store connects once it answers.
+    let env = [("SESSION_DRIVER", driver), (url_var, endpoint.url.as_str())];
+    // A database may still be finishing its first start; the store connects once it answers.
     let settings = settings(&env);
     let sessions = session_conformance::provision::retry(
-        "connecting to MySQL",
+        "connecting",
         std::time::Duration::from_secs(60),
         || Sessions::from_settings(&settings),
     )
     .await
     .unwrap();
-    assert_eq!(sessions.store().unwrap().name(), "mysql");
+    assert_eq!(sessions.store().unwrap().name(), store);
     counts(&sessions).await;
     sessions.shutdown().await;
     drop(endpoint);
     let _ = tokio::task::spawn(async { session_conformance::provision::shutdown() }).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_redis_driver_connects_to_the_url_in_the_settings() {
+    use session_conformance::provision::REDIS;
+    counts_on(&REDIS, "redis", "SESSION_REDIS_URL", "redis").await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_url_connects_and_makes_the_table() {
+    use session_conformance::provision::POSTGRES;
+    counts_on(&POSTGRES, "database", "SESSION_DATABASE_URL", "postgres").await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mysql_url_connects_and_makes_the_table() {
+    use session_conformance::provision::MYSQL;
+    counts_on(&MYSQL, "database", "SESSION_DATABASE_URL", "mysql").await;
 }
 
 /// The DynamoDB driver's client comes from the standard AWS configuration (environment,
