@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
     Capabilities, ClientSideStore, Error, Opened, Operation, Record, Result, SessionKey,
-    SessionStore, async_trait,
+    SessionStore, SessionToken, async_trait,
 };
 
 /// The cookie name the store-level cases seal under.
@@ -49,7 +49,11 @@ impl Browser {
     }
 
     fn keep(&self, record: &Record) -> Result<()> {
-        let value = self.storage.seal(COOKIE, record)?;
+        // The store-level contract knows keys, not tokens: any token seals, and opening puts
+        // the record back under its key.
+        let value = self
+            .storage
+            .seal(COOKIE, &SessionToken::generate(), record)?;
         self.cookies
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

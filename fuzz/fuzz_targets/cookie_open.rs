@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use session_cookie::{CookieStore, Key};
 use session_core::chrono::{Duration, Utc};
-use session_core::{ClientSideStore, Opened, Record, SessionKey};
+use session_core::{ClientSideStore, Opened, Record, SessionToken};
 
 struct Fixture {
     store: CookieStore,
@@ -18,10 +18,11 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let store = CookieStore::new(vec![Key::from_bytes([7; 32])]).expect("a store");
-        let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::days(365));
+        let token = SessionToken::generate();
+        let mut record = Record::new(token.key(), Utc::now() + Duration::days(365));
         record.insert("user", "ada").expect("insert");
         record.insert("cart", vec![1, 2, 3]).expect("insert");
-        let sealed = store.seal("session", &record).expect("seal");
+        let sealed = store.seal("session", &token, &record).expect("seal");
         Fixture { store, sealed }
     })
 }

@@ -5,24 +5,25 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use session_cookie::{CookieStore, Key};
 use session_core::chrono::{Duration, Utc};
-use session_core::{ClientSideStore, Codec, MessagePack, Opened, Record, SessionKey};
+use session_core::{ClientSideStore, Codec, MessagePack, Opened, Record, SessionToken};
 
-fn record() -> Record {
-    let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(2));
+fn record() -> (SessionToken, Record) {
+    let token = SessionToken::generate();
+    let mut record = Record::new(token.key(), Utc::now() + Duration::hours(2));
     record.insert("user_id", 184_467u64).unwrap();
     record.insert("name", "Ada Lovelace").unwrap();
     record.insert("roles", ["editor", "reviewer"]).unwrap();
     let cart: Vec<(u32, String)> = (0..24).map(|i| (i * 37, format!("item-{i:04}"))).collect();
     record.insert("cart", cart).unwrap();
     record.insert("notes", "n".repeat(475)).unwrap();
-    record
+    (token, record)
 }
 
 fn bench(c: &mut Criterion) {
     let store = CookieStore::new(vec![Key::generate()]).unwrap();
-    let record = record();
+    let (token, record) = record();
     let encoded = MessagePack.encode(&record).unwrap().len();
-    let sealed = store.seal("id", &record).unwrap();
+    let sealed = store.seal("id", &token, &record).unwrap();
     eprintln!(
         "session: {encoded} bytes encoded, {} bytes sealed",
         sealed.len()
@@ -30,7 +31,7 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group(format!("cookie_{encoded}_bytes"));
     group.bench_function("seal", |b| {
-        b.iter(|| black_box(store.seal("id", &record).unwrap()))
+        b.iter(|| black_box(store.seal("id", &token, &record).unwrap()))
     });
     group.bench_function("open", |b| {
         b.iter(|| match store.open("id", black_box(&sealed)) {
@@ -40,7 +41,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("seal_then_open", |b| {
         b.iter(|| {
-            let value = store.seal("id", &record).unwrap();
+            let value = store.seal("id", &token, &record).unwrap();
             black_box(store.open("id", &value))
         })
     });

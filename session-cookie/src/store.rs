@@ -11,14 +11,19 @@ use session_core::chrono::Utc;
 use session_core::codec::default_codec;
 use session_core::{
     Capabilities, ClientSideStore, Codec, Error, ErrorKind, Opened, Operation, Record, Result,
+    SessionToken,
 };
 
 use crate::key::Key;
 
 const NAME: &str = "cookie";
-/// First byte of every sealed value: the format, so a later one can be told apart.
-const FORMAT: u8 = 1;
+/// First byte of every sealed value: the format, so a later one can be told apart. Format 2
+/// seals the session's token before the record; values of format 1 (the record alone) no
+/// longer open, and their visitors get a fresh session.
+const FORMAT: u8 = 2;
 const NONCE: usize = 24;
+/// Length of a session token's text, sealed before the record.
+const TOKEN_LEN: usize = 43;
 const TAG: usize = 16;
 /// What browsers keep of one cookie: name, `=`, and value.
 pub const MAX_COOKIE_BYTES: usize = 4096;
@@ -26,7 +31,8 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// Sessions sealed in the cookie with XChaCha20-Poly1305.
 ///
 /// The cookie value is `base64url(format ‖ nonce ‖ ciphertext ‖ tag)`, where the plaintext is
-/// the encoded record (its idle expiry and absolute deadline included) and the cookie's name is
+/// the session's token (43 bytes) followed by the encoded record (its idle expiry and absolute
+/// deadline included), and the cookie's name is
 /// bound in as associated data, so a value cannot be moved to another cookie. The nonce is 192
 /// random bits per seal, so one key can seal any number of cookies.
 ///
@@ -54,7 +60,7 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// | sweep | no: nothing is kept to sweep |
 /// | owner index | no |
 /// | shared across processes | yes, for every process holding the same keys |
-/// | maximum record | 3000 bytes encoded (sealed, it fits a 4096-byte cookie) |
+/// | maximum record | 2960 bytes encoded (sealed, it fits a 4096-byte cookie) |
 ///
 /// ```
 /// use session_cookie::{CookieStore, Key};
@@ -173,7 +179,7 @@ impl ClientSideStore for CookieStore {
             .with_native_ttl(true)
             .with_shared(true)
             // An encoded record this size always fits with a cookie name of up to 32 bytes.
-            .with_max_record_size(Some(3000))
+            .with_max_record_size(Some(2960))
     }
 
     fn open(&self, cookie_name: &str, value: &str) -> Opened {
@@ -181,24 +187,38 @@ impl ClientSideStore for CookieStore {
             Ok(opened) => opened,
             Err(reason) => return Opened::Invalid(reason),
         };
-        let Ok(record) = self.codec.decode(&plaintext) else {
+        let Some((token, record)) = plaintext.split_at_checked(TOKEN_LEN) else {
+            return Opened::Invalid("sealed, but too short for a session");
+        };
+        let Some(token) = std::str::from_utf8(token)
+            .ok()
+            .and_then(|t| SessionToken::parse(t).ok())
+        else {
+            return Opened::Invalid("sealed, but holds no session token");
+        };
+        let Ok(mut record) = self.codec.decode(record) else {
             return Opened::Invalid("sealed, but not a session record");
         };
+        record.key = token.key();
         let now = Utc::now();
         if record.expires_at <= now || record.deadline.is_some_and(|d| d <= now) {
             return Opened::Invalid("expired");
         }
         Opened::Valid {
+            token,
             record,
             reseal: key > 0,
         }
     }
 
-    fn seal(&self, cookie_name: &str, record: &Record) -> Result<String> {
-        let plaintext = self
+    fn seal(&self, cookie_name: &str, token: &SessionToken, record: &Record) -> Result<String> {
+        let encoded = self
             .codec
             .encode(record)
             .map_err(|e| e.with_store(NAME).with_operation(Operation::Save))?;
+        let mut plaintext = Vec::with_capacity(TOKEN_LEN + encoded.len());
+        plaintext.extend_from_slice(token.as_str().as_bytes());
+        plaintext.extend_from_slice(&encoded);
         let value = self.seal_bytes(cookie_name, &plaintext)?;
         let size = cookie_name.len() + 1 + value.len();
         if size > MAX_COOKIE_BYTES {

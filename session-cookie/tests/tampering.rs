@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http_body_util::BodyExt;
 use session_cookie::{CookieStore, Key};
 use session_core::chrono::{Duration, Utc};
-use session_core::{ClientSideStore, Opened, Record, SessionKey};
+use session_core::{ClientSideStore, Opened, Record, SessionToken};
 use session_tower::Session;
 use session_tower::{CookieConfig, SessionLayer};
 use tower::ServiceExt;
@@ -110,8 +110,9 @@ fn store() -> CookieStore {
 async fn a_valid_cookie_round_trips() {
     let store = store();
     let cookie = valid_cookie(&store).await;
+    // Token (43 bytes) and record, sealed and in base64url.
     assert!(
-        cookie.len() < 300,
+        cookie.len() < 360,
         "a small session makes a small cookie: {}",
         cookie.len()
     );
@@ -169,29 +170,55 @@ async fn a_cookie_sealed_with_another_key_gets_a_fresh_session() {
 #[tokio::test]
 async fn an_expired_cookie_gets_a_fresh_session() {
     let store = store();
-    let mut record = Record::new(SessionKey::random(), Utc::now() - Duration::seconds(1));
+    let token = SessionToken::generate();
+    let mut record = Record::new(token.key(), Utc::now() - Duration::seconds(1));
     record.insert("user", "ada").unwrap();
-    let expired = store.seal(COOKIE, &record).unwrap();
+    let expired = store.seal(COOKIE, &token, &record).unwrap();
     assert_fresh(&store, &expired, "idle-expired").await;
 
-    let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(1));
+    let token = SessionToken::generate();
+
+    let mut record = Record::new(token.key(), Utc::now() + Duration::hours(1));
     record.insert("user", "ada").unwrap();
     record.deadline = Some(Utc::now() - Duration::seconds(1));
-    let past_deadline = store.seal(COOKIE, &record).unwrap();
+    let past_deadline = store.seal(COOKIE, &token, &record).unwrap();
     assert_fresh(&store, &past_deadline, "past its absolute deadline").await;
 }
 
 #[tokio::test]
 async fn a_cookie_moved_to_another_name_does_not_open() {
     let store = store();
-    let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(1));
+    let token = SessionToken::generate();
+    let mut record = Record::new(token.key(), Utc::now() + Duration::hours(1));
     record.insert("user", "ada").unwrap();
-    let sealed_for_other = store.seal("remember_me", &record).unwrap();
+    let sealed_for_other = store.seal("remember_me", &token, &record).unwrap();
     assert!(matches!(
         store.open("remember_me", &sealed_for_other),
         Opened::Valid { .. }
     ));
     assert_fresh(&store, &sealed_for_other, "sealed for another cookie name").await;
+}
+
+#[test]
+fn opening_gives_back_the_sealed_token_and_record() {
+    let store = store();
+    let token = SessionToken::generate();
+    let mut record = Record::new(token.key(), Utc::now() + Duration::hours(1));
+    record.insert("user", "ada").unwrap();
+    let sealed = store.seal(COOKIE, &token, &record).unwrap();
+    match store.open(COOKIE, &sealed) {
+        Opened::Valid {
+            token: opened,
+            record: back,
+            reseal,
+        } => {
+            assert_eq!(opened, token);
+            assert_eq!(back.key, token.key());
+            assert_eq!(back.get::<String>("user").unwrap().as_deref(), Some("ada"));
+            assert!(!reseal);
+        }
+        other => panic!("a fresh seal did not open: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -239,9 +266,11 @@ async fn a_session_too_large_for_a_cookie_is_an_error_not_a_dropped_cookie() {
     );
     assert!(reply.set_cookie.is_none());
 
-    let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(1));
+    let token = SessionToken::generate();
+
+    let mut record = Record::new(token.key(), Utc::now() + Duration::hours(1));
     record.insert("big", "x".repeat(5000)).unwrap();
-    let err = store.seal(COOKIE, &record).unwrap_err();
+    let err = store.seal(COOKIE, &token, &record).unwrap_err();
     assert_eq!(err.kind(), session_core::ErrorKind::TooLarge);
     assert!(err.to_string().contains("4096"), "{err}");
 }

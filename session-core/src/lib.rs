@@ -55,7 +55,7 @@ mod stored;
 mod sweeper;
 
 pub use caching::{CacheStats, CachingStore};
-pub use client::{ClientSideStore, CookieJar, Opened};
+pub use client::{ClientSideStore, Opened};
 pub use codec::{Codec, Format, Json, MessagePack};
 pub use error::{BoxError, Error, ErrorKind, Operation, Result};
 pub use id::{IdError, SessionKey, SessionToken};

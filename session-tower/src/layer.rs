@@ -13,6 +13,7 @@ use crate::session::{SessionConfig, SessionQueue};
 use tower::Layer;
 
 use crate::service::SessionService;
+use crate::storage::Storage;
 
 use crate::cookie::CookieConfig;
 
@@ -106,24 +107,6 @@ impl CommitOn {
 #[derive(Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
-}
-
-/// Where sessions live.
-#[derive(Clone)]
-pub(crate) enum Storage {
-    /// On the server; the cookie holds a token.
-    Server(Arc<dyn SessionStore>),
-    /// In the cookie itself, sealed.
-    Client(Arc<dyn ClientSideStore>),
-}
-
-impl Storage {
-    pub(crate) fn name(&self) -> &str {
-        match self {
-            Storage::Server(store) => store.name(),
-            Storage::Client(storage) => storage.name(),
-        }
-    }
 }
 
 /// What every request of a layer shares: where sessions live and how they travel.

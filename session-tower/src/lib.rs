@@ -37,6 +37,7 @@ mod layer;
 mod service;
 mod session;
 mod settings;
+mod storage;
 
 pub use crate::cookie::CookieConfig;
 pub use crate::csrf::{CsrfLayer, CsrfService};

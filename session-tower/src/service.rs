@@ -9,12 +9,11 @@ use std::task::{Context, Poll};
 
 use http::header::{AUTHORIZATION, CACHE_CONTROL, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
-use session_core::chrono::{DateTime, Utc};
-use session_core::{ClientSideStore, CookieJar, Error, Lifetime, Opened, SessionToken};
+use session_core::Error;
 use tower::Service;
 
-use crate::layer::{Shared, Storage, TokenTransport};
-use crate::session::{CookieAction, Session};
+use crate::layer::{Shared, TokenTransport};
+use crate::storage::Outgoing;
 
 /// The service [`SessionLayer`](crate::SessionLayer) wraps around a handler.
 #[derive(Clone)]
@@ -59,7 +58,8 @@ where
         let token = shared
             .transport
             .read(request.headers(), &shared.cookie, &shared.cookie_name);
-        let (session, jar) = shared.start(token);
+        let started = shared.storage.start(&shared, token);
+        let session = started.session.clone();
         request.extensions_mut().insert(session.clone());
 
         // The clone is the one that was not polled ready; keep the ready one for this call.
@@ -82,7 +82,11 @@ where
                 TokenTransport::Header(name) => (HeaderValue::from(name.clone()), Some(name)),
                 TokenTransport::Bearer(name) => (HeaderValue::from(AUTHORIZATION), Some(name)),
             };
-            let outgoing = match shared.outgoing(committed.cookie, jar) {
+            let outgoing = match shared
+                .storage
+                .outgoing(&shared, &started, committed.cookie)
+                .await
+            {
                 Ok(outgoing) => outgoing,
                 Err(err) => return Ok(error_response(&err)),
             };
@@ -127,101 +131,6 @@ where
             Ok(response)
         })
     }
-}
-
-/// A client-side request's jar, the token its record went in under, and whether the cookie
-/// must be sealed again even if nothing changed.
-struct JarState {
-    jar: CookieJar,
-    token: Option<SessionToken>,
-    reseal: bool,
-}
-
-impl Shared {
-    /// The request's session (and, for client-side storage, its jar) from its cookie.
-    fn start(&self, cookie: Option<&str>) -> (Session, Option<JarState>) {
-        let storage = match &self.storage {
-            Storage::Server(store) => {
-                return (
-                    Session::queued(store.clone(), self.config.clone(), &self.queue, cookie),
-                    None,
-                );
-            }
-            Storage::Client(storage) => storage,
-        };
-        let opened = cookie.map(|value| storage.open(&self.cookie_name, value));
-        let (jar, token, reseal) = match opened {
-            Some(Opened::Valid { record, reseal }) => {
-                let (jar, token) = CookieJar::holding(storage.name(), record);
-                (jar, Some(token), reseal)
-            }
-            Some(Opened::Invalid(reason)) => {
-                tracing::debug!(reason, "session cookie rejected; starting a fresh session");
-                (CookieJar::new(storage.name()), None, false)
-            }
-            _ => (CookieJar::new(storage.name()), None, false),
-        };
-        // A rejected cookie is passed on as present-but-invalid, so the session drops it.
-        let presented = match (&token, cookie) {
-            (Some(token), _) => Some(token.as_str().to_owned()),
-            (None, Some(_)) => Some(String::new()),
-            (None, None) => None,
-        };
-        let session = Session::new(
-            Arc::new(jar.clone()),
-            self.config.clone(),
-            presented.as_deref(),
-        );
-        (session, Some(JarState { jar, token, reseal }))
-    }
-
-    /// What the response must carry for what the commit decided: the value to set (the token,
-    /// or for client-side storage the sealed record), a removal, or nothing.
-    fn outgoing(&self, action: CookieAction, jar: Option<JarState>) -> Result<Outgoing, Error> {
-        let (Storage::Client(storage), Some(jar)) = (&self.storage, jar) else {
-            return Ok(match action {
-                CookieAction::Set {
-                    token,
-                    expires_at,
-                    lifetime,
-                } => Outgoing::Set {
-                    value: token.as_str().to_owned(),
-                    expires_at,
-                    lifetime,
-                },
-                CookieAction::Remove => Outgoing::Remove,
-                _ => Outgoing::Nothing,
-            });
-        };
-        let token = match action {
-            CookieAction::Set { token, .. } => token,
-            CookieAction::Unchanged if jar.reseal => match jar.token {
-                Some(token) => token,
-                None => return Ok(Outgoing::Nothing),
-            },
-            CookieAction::Remove => return Ok(Outgoing::Remove),
-            _ => return Ok(Outgoing::Nothing),
-        };
-        let Some(record) = jar.jar.record(&token) else {
-            return Ok(Outgoing::Nothing);
-        };
-        Ok(Outgoing::Set {
-            value: storage.seal(&self.cookie_name, &record)?,
-            expires_at: record.expires_at,
-            lifetime: record.lifetime,
-        })
-    }
-}
-
-/// What a response carries for the session.
-enum Outgoing {
-    Set {
-        value: String,
-        expires_at: DateTime<Utc>,
-        lifetime: Option<Lifetime>,
-    },
-    Remove,
-    Nothing,
 }
 
 /// The response for a session error, as [`Error::response`] says, logged with [`Error::report`].

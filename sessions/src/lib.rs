@@ -67,10 +67,9 @@ pub use session_tower::{
 
 // For store authors and middleware.
 pub use session_core::{
-    CacheStats, CachingStore, Capabilities, ClientSideStore, Codec, CookieJar, Data, Format, Json,
-    LockLease, MAX_OWNER_BYTES, MemoryStore, MessagePack, Opened, Operation, Record, Result,
-    SessionKey, SessionLock, SessionStore, SessionToken, StoreLock, Sweeper, async_trait, chrono,
-    codec, kit,
+    CacheStats, CachingStore, Capabilities, ClientSideStore, Codec, Data, Format, Json, LockLease,
+    MAX_OWNER_BYTES, MemoryStore, MessagePack, Opened, Operation, Record, Result, SessionKey,
+    SessionLock, SessionStore, SessionToken, StoreLock, Sweeper, async_trait, chrono, codec, kit,
 };
 pub use session_tower::{Committed, CookieAction, SessionQueue};
 

@@ -170,7 +170,9 @@ impl Session {
     /// What the next request of this session may start from: the record as this request left
     /// it, or the knowledge that the session ended.
     fn handoff(&self, state: &State) -> Option<Handoff> {
-        let incoming = state.incoming.as_ref()?;
+        let super::Presented::Token(incoming) = &state.presented else {
+            return None;
+        };
         match (&state.base, state.confirmed) {
             (Some((token, record)), Some(confirmed)) if token == incoming => Some(Handoff {
                 record: Some(record.clone()),

@@ -136,12 +136,34 @@ struct Inner {
     state: Mutex<State>,
 }
 
+/// What a request presented for its session, as its storage made it out.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Presented {
+    /// No cookie (or header) at all.
+    #[default]
+    Nothing,
+    /// A value that names no session: malformed, tampered, sealed with another key. The
+    /// browser is told to drop it.
+    Rejected,
+    /// A well-formed token.
+    Token(SessionToken),
+}
+
+impl Presented {
+    /// What a cookie value presents to a server-side store: a token, if it parses.
+    pub(crate) fn token(cookie: Option<&str>) -> Self {
+        match cookie.map(SessionToken::parse) {
+            None => Presented::Nothing,
+            Some(Ok(token)) => Presented::Token(token),
+            Some(Err(_)) => Presented::Rejected,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    /// The token the request presented, if it parsed.
-    incoming: Option<SessionToken>,
-    /// The request presented a cookie (well-formed or not).
-    cookie_present: bool,
+    /// What the request presented.
+    presented: Presented,
     loaded: bool,
     /// The live stored session: its token and the record as last loaded or written.
     base: Option<(SessionToken, Record)>,
@@ -189,7 +211,7 @@ impl Session {
         config: Arc<SessionConfig>,
         cookie: Option<&str>,
     ) -> Self {
-        Self::build(store, config, None, cookie)
+        Self::build(store, config, None, Presented::token(cookie))
     }
 
     /// The session of a request that presented `cookie`, queued behind the other requests of
@@ -204,18 +226,18 @@ impl Session {
         queue: &SessionQueue,
         cookie: Option<&str>,
     ) -> Self {
-        Self::build(store, config, Some(queue.clone()), cookie)
+        Self::build(store, config, Some(queue.clone()), Presented::token(cookie))
     }
 
-    fn build(
+    /// The session of a request that presented `presented`, kept in `store`.
+    pub(crate) fn build(
         store: Arc<dyn SessionStore>,
         config: Arc<SessionConfig>,
         queue: Option<SessionQueue>,
-        cookie: Option<&str>,
+        presented: Presented,
     ) -> Self {
         let state = State {
-            incoming: cookie.and_then(|c| SessionToken::parse(c).ok()),
-            cookie_present: cookie.is_some(),
+            presented,
             ..State::default()
         };
         Session {
@@ -295,6 +317,12 @@ impl Session {
         Ok(())
     }
 
+    /// The session as the store holds it after this request's commit: its token and record,
+    /// or `None` when it ended or never held anything. Client-side storage seals this.
+    pub(crate) async fn stored(&self) -> Option<(SessionToken, Record)> {
+        self.inner.state.lock().await.base.clone()
+    }
+
     // ----- internals ------------------------------------------------------------------------
 
     /// The state, loaded on first use.
@@ -311,10 +339,13 @@ impl Session {
             state.loaded = true;
             return Ok(());
         };
-        let Some(token) = state.incoming.clone() else {
-            state.loaded = true;
-            state.stale_cookie = state.cookie_present;
-            return Ok(());
+        let token = match &state.presented {
+            Presented::Token(token) => token.clone(),
+            Presented::Nothing | Presented::Rejected => {
+                state.loaded = true;
+                state.stale_cookie = matches!(state.presented, Presented::Rejected);
+                return Ok(());
+            }
         };
         let key = token.key();
         let handoff = match self.wait_for_turn(state, &key).await {
