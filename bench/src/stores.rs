@@ -6,10 +6,10 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use session_conformance::provision;
 use session_core::{MemoryStore, MokaStore, SessionStore};
-use session_dynamo::DynamoStore;
-use session_file::FileStore;
+use session_dynamo::{DynamoConfig, DynamoStore};
+use session_file::{FileConfig, FileStore};
 use session_redis::{RedisConfig, RedisStore};
-use session_sql::{MySqlStore, PostgresStore, SqliteStore};
+use session_sql::{MySqlStore, PostgresStore, SqlConfig, SqliteStore};
 
 /// Every backend the benchmark knows, in report order.
 pub const ALL: [&str; 8] = [
@@ -83,15 +83,17 @@ pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
     Ok(match backend.name.as_str() {
         "memory" => Arc::new(MemoryStore::new()),
         "moka" => Arc::new(MokaStore::new()),
-        "file" => Arc::new(FileStore::new(local_dir(backend).join("ours")).map_err(err)?),
+        "file" => Arc::new(
+            FileStore::connect(FileConfig::new(local_dir(backend).join("ours")))
+                .await
+                .map_err(err)?,
+        ),
         "sqlite" => {
-            let dir = local_dir(backend);
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            Arc::new(
-                SqliteStore::open(dir.join("ours.db"), table)
-                    .await
-                    .map_err(err)?,
-            )
+            let path = local_dir(backend).join("ours.db");
+            let config = SqlConfig::new(format!("sqlite://{}", path.display())).with_table(table);
+            let store = SqliteStore::connect(config).await.map_err(err)?;
+            store.migrate().await.map_err(err)?;
+            Arc::new(store)
         }
         "redis" => Arc::new(
             RedisStore::connect(
@@ -101,16 +103,18 @@ pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
             .map_err(err)?,
         ),
         "postgres" => {
-            let store = PostgresStore::connect(url(backend)?, table, 32)
-                .await
-                .map_err(err)?;
+            let config = SqlConfig::new(url(backend)?)
+                .with_table(table)
+                .with_max_connections(32);
+            let store = PostgresStore::connect(config).await.map_err(err)?;
             store.migrate().await.map_err(err)?;
             Arc::new(store)
         }
         "mysql" => {
-            let store = MySqlStore::connect(url(backend)?, table, 32)
-                .await
-                .map_err(err)?;
+            let config = SqlConfig::new(url(backend)?)
+                .with_table(table)
+                .with_max_connections(32);
+            let store = MySqlStore::connect(config).await.map_err(err)?;
             store.migrate().await.map_err(err)?;
             Arc::new(store)
         }
@@ -121,7 +125,10 @@ pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
                 .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
                 .endpoint_url(url(backend)?)
                 .build();
-            let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+            let store = DynamoStore::with_client(
+                aws_sdk_dynamodb::Client::from_conf(config),
+                DynamoConfig::new(table),
+            );
             // A second process finds the table the first made and leaves it alone.
             store.create_table().await.map_err(err)?;
             Arc::new(store)

@@ -26,8 +26,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod key;
+mod config;
 mod store;
 
-pub use key::Key;
+pub use config::Key;
 pub use store::{CookieStore, MAX_COOKIE_BYTES};

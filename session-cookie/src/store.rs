@@ -14,7 +14,7 @@ use session_core::{
     SessionToken,
 };
 
-use crate::key::Key;
+use crate::config::Key;
 
 const NAME: &str = "cookie";
 /// First byte of every sealed value: the format, so a later one can be told apart. Format 2

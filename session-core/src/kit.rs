@@ -120,6 +120,30 @@ pub async fn within<T>(
     }
 }
 
+/// `url` with any password replaced by `***`, for messages and `Debug` output: a driver's
+/// settings show where they point, never the secret.
+///
+/// ```
+/// use session_core::kit::redacted_url;
+///
+/// assert_eq!(redacted_url("redis://:hunter2@cache:6379/0"), "redis://:***@cache:6379/0");
+/// assert_eq!(redacted_url("postgres://app:pw@db/app"), "postgres://app:***@db/app");
+/// assert_eq!(redacted_url("sqlite://data/sessions.db"), "sqlite://data/sessions.db");
+/// ```
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

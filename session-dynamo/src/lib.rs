@@ -6,10 +6,10 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), session_core::Error> {
-//! use session_dynamo::DynamoStore;
+//! use session_dynamo::{DynamoConfig, DynamoStore};
 //! use session_tower::SessionLayer;
 //!
-//! let store = DynamoStore::from_env("sessions", None).await;
+//! let store = DynamoStore::connect(DynamoConfig::new("sessions")).await?;
 //! let layer = SessionLayer::new(store)?;
 //! # Ok(()) }
 //! ```
@@ -71,10 +71,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod config;
 mod error;
 mod schema;
 mod store;
 
+pub use config::{DEFAULT_TIMEOUT, DynamoConfig};
 pub use store::{DynamoStore, OWNER_INDEX};
 
 /// Versions are unsigned in records and numbers in DynamoDB; `i64` holds every reachable one.

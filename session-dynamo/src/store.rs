@@ -8,13 +8,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use session_core::chrono::{DateTime, Utc};
-use session_core::codec::default_codec;
 use session_core::kit::{self, now_millis};
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
     async_trait,
 };
 
+use crate::config::{DEFAULT_TIMEOUT, DynamoConfig};
 use crate::error::{NAME, map};
 
 /// The owner index, a global secondary index on `o`.
@@ -49,67 +49,55 @@ pub struct DynamoStore {
     codec: Arc<dyn Codec>,
 }
 
-/// How long a call may take by default, retries included.
-const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
 impl DynamoStore {
-    /// A store on `client`, keeping sessions in `table` (which must exist; see
-    /// [`DynamoStore::create_table`]).
+    /// A store with the client from the standard AWS configuration (environment, profile,
+    /// instance role), at `config`'s endpoint if it names one (feature `env-config`, on by
+    /// default).
+    #[cfg(feature = "env-config")]
+    pub async fn connect(config: DynamoConfig) -> Result<Self> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = &config.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let aws = loader.load().await;
+        Ok(DynamoStore::with_client(Client::new(&aws), config))
+    }
+
+    /// A store on a `client` the application already has, keeping sessions in `config`'s
+    /// table (`config`'s endpoint is not used: the client has its own).
     ///
-    /// Every call is bounded: when the client's configuration sets no operation timeout, the
-    /// store sets one of 2 s (retries included); see [`DynamoStore::with_timeout`].
-    pub fn new(client: Client, table: &str) -> Self {
+    /// Every call is bounded: by `config`'s timeout when it sets one, else by the client's
+    /// operation timeout, else by [`DEFAULT_TIMEOUT`].
+    pub fn with_client(client: Client, config: DynamoConfig) -> Self {
         let bounded = client
             .config()
             .timeout_config()
             .is_some_and(|t| t.operation_timeout().is_some());
-        let store = DynamoStore {
-            client,
-            table: table.into(),
-            codec: default_codec(),
+        let timeout = match config.timeout {
+            Some(timeout) => Some(timeout),
+            None if bounded => None,
+            None => Some(DEFAULT_TIMEOUT),
         };
-        if bounded {
-            store
-        } else {
-            store.with_timeout(DEFAULT_TIMEOUT)
+        let client = match timeout {
+            Some(timeout) => {
+                let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(timeout)
+                    .connect_timeout(timeout)
+                    .build();
+                let bounded = client
+                    .config()
+                    .to_builder()
+                    .timeout_config(timeouts)
+                    .build();
+                Client::from_conf(bounded)
+            }
+            None => client,
+        };
+        DynamoStore {
+            client,
+            table: config.table.into(),
+            codec: config.codec,
         }
-    }
-
-    /// Bounds every call, retries included, by `timeout`, and each connection attempt by it
-    /// too. A call that takes longer fails with a temporary
-    /// [`ErrorKind::Timeout`](session_core::ErrorKind::Timeout), which the session layer
-    /// answers with `503`.
-    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
-        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-            .operation_timeout(timeout)
-            .connect_timeout(timeout)
-            .build();
-        let config = self
-            .client
-            .config()
-            .to_builder()
-            .timeout_config(timeouts)
-            .build();
-        self.client = Client::from_conf(config);
-        self
-    }
-
-    /// A store with the client from the standard AWS configuration (environment, profile,
-    /// instance role), optionally at another `endpoint` (a local emulator).
-    #[cfg(feature = "env-config")]
-    pub async fn from_env(table: &str, endpoint: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(endpoint) = endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let config = loader.load().await;
-        DynamoStore::new(Client::new(&config), table)
-    }
-
-    /// This store's sessions, read and written through `codec`.
-    pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
-        self.codec = codec;
-        self
     }
 
     /// The client.

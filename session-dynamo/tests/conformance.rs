@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use session_conformance::{SetupError, Suite, provision};
-use session_dynamo::DynamoStore;
+use session_dynamo::{DynamoConfig, DynamoStore};
 use tokio::sync::OnceCell;
 
 /// The operation limit in the cases: they check behaviour, not latency, and a machine running
@@ -26,9 +26,10 @@ async fn client() -> Result<Client, SetupError> {
 
 fn main() -> std::process::ExitCode {
     Suite::new("dynamodb", |cx| async move {
-        let store = DynamoStore::new(client().await?, cx.namespace())
+        let config = DynamoConfig::new(cx.namespace())
             .with_codec(cx.codec())
             .with_timeout(CASE_LIMIT);
+        let store = DynamoStore::with_client(client().await?, config);
         // Calls with one namespace create its table once.
         let created = cx.shared(|| Arc::new(OnceCell::<()>::new()));
         created.get_or_try_init(|| store.create_table()).await?;

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use session_conformance::outage::{frozen_then_back, stopped_then_back};
 use session_conformance::provision::{self, DYNAMODB};
-use session_dynamo::DynamoStore;
+use session_dynamo::{DynamoConfig, DynamoStore};
 
 const TIMEOUT: Duration = Duration::from_millis(800);
 
@@ -35,20 +35,26 @@ async fn the_endpoint_frozen_then_stopped_fails_fast_and_recovers() {
         }
         Client::from_conf(config.build())
     };
-    let store = DynamoStore::new(client(None), "outage");
+    let store = DynamoStore::with_client(client(None), DynamoConfig::new("outage"));
     provision::retry("creating the table", Duration::from_secs(60), || {
         store.create_table()
     })
     .await
     .expect("create the table");
-    let store = store.with_timeout(TIMEOUT);
+    let store = DynamoStore::with_client(
+        client(None),
+        DynamoConfig::new("outage").with_timeout(TIMEOUT),
+    );
     // A new client; creating the table is idempotent, so this readies the endpoint after a
     // restart and only asks after the freeze.
     let probe = || async {
-        DynamoStore::new(client(Some(Duration::from_secs(1))), "outage")
-            .create_table()
-            .await
-            .is_ok()
+        DynamoStore::with_client(
+            client(Some(Duration::from_secs(1))),
+            DynamoConfig::new("outage"),
+        )
+        .create_table()
+        .await
+        .is_ok()
     };
 
     frozen_then_back(&container, Arc::new(store.clone()), TIMEOUT, probe).await;

@@ -6,17 +6,21 @@
 //! sessions are never returned whether swept or not.
 //!
 //! ```no_run
-//! # fn run() -> Result<(), session_core::Error> {
-//! use session_file::FileStore;
+//! # async fn run() -> Result<(), session_core::Error> {
+//! use session_file::{FileConfig, FileStore};
 //! use session_tower::SessionLayer;
 //!
-//! let layer = SessionLayer::new(FileStore::new("storage/sessions")?)?;
+//! let store = FileStore::connect(FileConfig::new("storage/sessions")).await?;
+//! let layer = SessionLayer::new(store)?;
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod config;
+mod disk;
 mod error;
 mod store;
 
-pub use store::{DEFAULT_TIMEOUT, FileStore};
+pub use config::{DEFAULT_TIMEOUT, FileConfig};
+pub use store::FileStore;

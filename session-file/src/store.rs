@@ -1,32 +1,20 @@
 //! The file store.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use session_core::chrono::{DateTime, Utc};
-use session_core::codec::default_codec;
 use session_core::kit::{self, now_millis};
 use session_core::{
-    Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
-    async_trait,
+    Capabilities, Codec, Error, Operation, Record, Result, SessionKey, SessionStore, async_trait,
 };
 
-use crate::error::{NAME, map, task_failed};
-
-/// `SSF1`, then the version and the idle expiry (epoch milliseconds), both little-endian, then
-/// the encoded record. The header lets version checks and expiry skip the codec.
-const MAGIC: &[u8; 4] = b"SSF1";
-const HEADER: usize = 4 + 8 + 8;
-/// Temporary files older than this were left by a crash and are removed by the sweep.
-const STALE_TEMP: Duration = Duration::from_secs(3600);
-/// How long an operation may take, waiting for its shard's lock included, unless
-/// [`FileStore::with_timeout`] says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::config::FileConfig;
+use crate::disk::{Found, Job, file_bytes, found, read_file, remove, sweep_dir, write_atomic};
+use crate::error::{NAME, task_failed};
 
 /// Sessions as files under one directory.
 ///
@@ -38,8 +26,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// shard's `.lock` file, so several processes sharing the directory keep the version check
 /// exact. File I/O runs on the blocking thread pool, never on the async workers.
 ///
-/// Every operation is bounded by a timeout ([`DEFAULT_TIMEOUT`], 2 s, or
-/// [`FileStore::with_timeout`]): a lock another process holds too long, or a disk (a network
+/// Every operation is bounded by a timeout ([`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT), 2 s, or
+/// [`FileConfig::with_timeout`]): a lock another process holds too long, or a disk (a network
 /// file system) that stops answering, gives a temporary [`ErrorKind::Timeout`] instead of
 /// holding the request. A write that timed out may still complete in the background, as with
 /// any backend. The sweep is bounded per shard (each lock wait), not as a whole.
@@ -58,10 +46,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use session_core::chrono::{Duration, Utc};
 /// use session_core::{Record, SessionKey, SessionStore};
-/// use session_file::FileStore;
+/// use session_file::{FileConfig, FileStore};
 ///
 /// let dir = std::env::temp_dir().join(format!("sessions-doc-{}", std::process::id()));
-/// let store = FileStore::new(&dir).unwrap();
+/// let store = FileStore::connect(FileConfig::new(&dir)).await.unwrap();
 /// let record = Record::new(SessionKey::random(), Utc::now() + Duration::minutes(30));
 /// store.create(&record).await.unwrap();
 /// assert!(store.load(&record.key).await.unwrap().is_some());
@@ -75,99 +63,21 @@ pub struct FileStore {
     timeout: Duration,
 }
 
-/// What a blocking task may use: the store's folder, and when it must give up waiting.
-struct Job {
-    root: Arc<PathBuf>,
-    deadline: Instant,
-    timeout: Duration,
-}
-
-impl Job {
-    fn new(root: Arc<PathBuf>, timeout: Duration) -> Job {
-        Job {
-            root,
-            deadline: Instant::now() + timeout,
-            timeout,
-        }
-    }
-
-    /// Takes the shard's exclusive lock, waiting at most until the deadline; the lock is held
-    /// until the returned file is dropped.
-    fn lock(&self, shard: &Path, op: Operation) -> Result<File> {
-        fs::create_dir_all(shard).map_err(|e| map(e, op, shard))?;
-        let path = shard.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| map(e, op, &path))?;
-        let mut pause = Duration::from_micros(200);
-        loop {
-            match lock.try_lock() {
-                Ok(()) => return Ok(lock),
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => return Err(map(e, op, &path)),
-            }
-            let now = Instant::now();
-            if now >= self.deadline {
-                return Err(kit::timed_out(NAME, op, self.timeout).with_context(format!(
-                    "waited {:?} for {}",
-                    self.timeout,
-                    path.display()
-                )));
-            }
-            std::thread::sleep(pause.min(self.deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
-    }
-}
-
-/// What a locked write found.
-enum Found {
-    Live { version: u64, body: Vec<u8> },
-    Absent,
-}
-
 impl FileStore {
-    /// A store keeping sessions under `dir`, which is created if missing.
+    /// A store keeping sessions where `config` says; the directory is created if missing.
     ///
-    /// Fails with a [`ErrorKind::Config`] error when `dir` cannot be created or is not a
-    /// directory. This checks the disk, so call it at start-up, not per request.
-    pub fn new(dir: impl AsRef<Path>) -> Result<Self> {
-        let root = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&root).map_err(|e| {
-            Error::config(format!(
-                "cannot create the session directory {}",
-                root.display()
-            ))
-            .with_store(NAME)
-            .with_source(e)
-        })?;
-        if !root.is_dir() {
-            return Err(
-                Error::config(format!("{} is not a directory", root.display())).with_store(NAME),
-            );
-        }
+    /// Fails with a [`ErrorKind::Config`] error when the directory cannot be created or is not
+    /// a directory. This checks the disk, so call it at start-up, not per request.
+    pub async fn connect(config: FileConfig) -> Result<Self> {
+        let root = config.dir.clone();
+        tokio::task::spawn_blocking(move || prepare(&root))
+            .await
+            .map_err(|e| task_failed(Operation::Connect, e))??;
         Ok(FileStore {
-            root: Arc::new(root),
-            codec: default_codec(),
-            timeout: DEFAULT_TIMEOUT,
+            root: Arc::new(config.dir),
+            codec: config.codec,
+            timeout: config.timeout,
         })
-    }
-
-    /// This store's sessions, read and written through `codec`.
-    pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
-        self.codec = codec;
-        self
-    }
-
-    /// This store's operations bounded by `timeout` (default [`DEFAULT_TIMEOUT`]), the wait
-    /// for a shard's lock included. Past it an operation fails with a temporary
-    /// [`ErrorKind::Timeout`].
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
     }
 
     /// The directory sessions are kept in.
@@ -213,79 +123,30 @@ impl FileStore {
     }
 }
 
+/// Creates the session directory if missing, and checks it is one.
+fn prepare(root: &Path) -> Result<()> {
+    fs::create_dir_all(root).map_err(|e| {
+        Error::config(format!(
+            "cannot create the session directory {}",
+            root.display()
+        ))
+        .with_store(NAME)
+        .with_source(e)
+    })?;
+    if !root.is_dir() {
+        return Err(
+            Error::config(format!("{} is not a directory", root.display())).with_store(NAME),
+        );
+    }
+    Ok(())
+}
+
 impl fmt::Debug for FileStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileStore")
             .field("dir", &self.root)
             .field("codec", &self.codec.name())
             .finish()
-    }
-}
-
-fn file_bytes(version: u64, expires_ms: i64, body: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(HEADER + body.len());
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&version.to_le_bytes());
-    bytes.extend_from_slice(&expires_ms.to_le_bytes());
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-/// The header and body of a session file, or `None` when it does not exist.
-fn read_file(path: &Path, op: Operation) -> Result<Option<(u64, i64, Vec<u8>)>> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(map(e, op, path)),
-    };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(|e| map(e, op, path))?;
-    if bytes.len() < HEADER || &bytes[..4] != MAGIC {
-        return Err(Error::new(ErrorKind::Decode, op)
-            .with_store(NAME)
-            .with_context(format!("{} is not a session file", path.display())));
-    }
-    let version = u64::from_le_bytes(bytes[4..12].try_into().unwrap_or_default());
-    let expires = i64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default());
-    bytes.drain(..HEADER);
-    Ok(Some((version, expires, bytes)))
-}
-
-/// Reads the session at `path` under the shard lock: live, or absent (missing or expired).
-fn found(path: &Path, now: i64, op: Operation) -> Result<Found> {
-    Ok(match read_file(path, op)? {
-        Some((version, expires, body)) if expires > now => Found::Live { version, body },
-        _ => Found::Absent,
-    })
-}
-
-/// Replaces `target` with `bytes` atomically: temporary file, sync, rename, sync the folder.
-fn write_atomic(shard: &Path, target: &Path, bytes: &[u8], op: Operation) -> Result<()> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let tmp = shard.join(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, target)?;
-        File::open(shard)?.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(map(e, op, target));
-    }
-    Ok(())
-}
-
-fn remove(path: &Path, op: Operation) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(map(e, op, path)),
     }
 }
 
@@ -412,70 +273,4 @@ impl SessionStore for FileStore {
         )
         .with_store(NAME))
     }
-}
-
-/// Deletes expired session files (and temporary files a crash left) under `root`.
-fn sweep_dir(job: &Job) -> Result<u64> {
-    const OP: Operation = Operation::Sweep;
-    let root = job.root.as_path();
-    let now = now_millis();
-    let mut deleted = 0;
-    for first in subdirs(root)? {
-        for shard in subdirs(&first)? {
-            // Each shard's lock wait is bounded on its own; the sweep as a whole is not.
-            let _lock = Job::new(job.root.clone(), job.timeout).lock(&shard, OP)?;
-            for entry in fs::read_dir(&shard).map_err(|e| map(e, OP, &shard))? {
-                let entry = entry.map_err(|e| map(e, OP, &shard))?;
-                let path = entry.path();
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with(".tmp-") {
-                    let old = entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok())
-                        .is_some_and(|age| age > STALE_TEMP);
-                    if old {
-                        remove(&path, OP)?;
-                    }
-                    continue;
-                }
-                if SessionKey::parse(&name).is_err() {
-                    continue;
-                }
-                match read_file(&path, OP) {
-                    Ok(Some((_, expires, _))) if expires <= now => {
-                        remove(&path, OP)?;
-                        deleted += 1;
-                    }
-                    Ok(_) => {}
-                    // A damaged file is reported by the load that meets it, not by the sweep.
-                    Err(e) if e.kind() == ErrorKind::Decode => {
-                        tracing::warn!(path = %path.display(), "not a session file; left alone");
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-    }
-    Ok(deleted)
-}
-
-/// The shard folders directly under `dir` (two hex characters each).
-fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut dirs = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| map(e, Operation::Sweep, dir))? {
-        let entry = entry.map_err(|e| map(e, Operation::Sweep, dir))?;
-        let name = entry.file_name();
-        let is_shard = name.len() == 2
-            && name
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit());
-        if is_shard && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            dirs.push(entry.path());
-        }
-    }
-    Ok(dirs)
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use session_core::chrono::{Duration as Span, Utc};
 use session_core::{ErrorKind, Record, SessionKey, SessionStore};
-use session_file::FileStore;
+use session_file::{FileConfig, FileStore};
 
 const LIMIT: Duration = Duration::from_millis(300);
 
@@ -17,7 +17,9 @@ async fn a_held_shard_lock_times_out_writes_and_leaves_reads_and_data_alone() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("lock-wait")
         .join(&SessionKey::random().as_str()[..12]);
-    let store = FileStore::new(&dir).unwrap().with_timeout(LIMIT);
+    let store = FileStore::connect(FileConfig::new(&dir).with_timeout(LIMIT))
+        .await
+        .unwrap();
     let mut record = Record::new(SessionKey::random(), Utc::now() + Span::hours(1));
     record.insert("n", 1).unwrap();
     store.create(&record).await.unwrap();

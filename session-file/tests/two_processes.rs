@@ -6,7 +6,7 @@ use std::process::Command;
 
 use session_core::chrono::{Duration, Utc};
 use session_core::{ErrorKind, Record, SessionKey, SessionStore};
-use session_file::FileStore;
+use session_file::{FileConfig, FileStore};
 
 const PROCESSES: usize = 2;
 const TASKS_PER_PROCESS: usize = 4;
@@ -21,7 +21,9 @@ fn two_processes_racing_versioned_increments_end_with_the_exact_count() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("two-processes")
         .join(&SessionKey::random().as_str()[..12]);
-    let store = FileStore::new(&dir).unwrap();
+    let store = runtime()
+        .block_on(FileStore::connect(FileConfig::new(&dir)))
+        .unwrap();
     let mut record = Record::new(SessionKey::random(), Utc::now() + Duration::hours(1));
     record.insert("n", 0).unwrap();
     runtime().block_on(store.create(&record)).unwrap();
@@ -60,7 +62,9 @@ fn worker() {
     ) else {
         return;
     };
-    let store = FileStore::new(dir).unwrap();
+    let store = runtime()
+        .block_on(FileStore::connect(FileConfig::new(dir)))
+        .unwrap();
     let key = SessionKey::parse(&key).unwrap();
     runtime().block_on(async {
         let mut tasks = Vec::new();

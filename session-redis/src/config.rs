@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use session_core::Codec;
 use session_core::codec::default_codec;
+use session_core::kit::redacted_url;
 
 /// Settings for a [`RedisStore`](crate::RedisStore).
 ///
@@ -75,24 +76,12 @@ impl RedisConfig {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
-
-    /// The URL with any password replaced, for messages.
-    pub(crate) fn redacted_url(&self) -> String {
-        match (self.url.split_once("://"), self.url.rfind('@')) {
-            (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
-                let host = &self.url[at + 1..];
-                let user = rest.split(['@', ':']).next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
-            }
-            _ => self.url.clone(),
-        }
-    }
 }
 
 impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
-            .field("url", &self.redacted_url())
+            .field("url", &redacted_url(&self.url))
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisResult};
 use session_core::chrono::{DateTime, Utc};
-use session_core::kit::{self, now_millis};
+use session_core::kit::{self, now_millis, redacted_url};
 use session_core::{
-    Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
+    Capabilities, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
     async_trait,
 };
 
@@ -56,7 +56,7 @@ impl RedisStore {
         let client = Client::open(config.url.as_str()).map_err(|e| {
             Error::new(ErrorKind::Config, Operation::Connect)
                 .with_store(NAME)
-                .with_context(format!("invalid Redis URL {}", config.redacted_url()))
+                .with_context(format!("invalid Redis URL {}", redacted_url(&config.url)))
                 .with_source(e)
         })?;
         let manager_config = ConnectionManagerConfig::new()
@@ -67,31 +67,12 @@ impl RedisStore {
             .await
             .map_err(|e| {
                 map(e, Operation::Connect)
-                    .with_context(format!("cannot connect to {}", config.redacted_url()))
+                    .with_context(format!("cannot connect to {}", redacted_url(&config.url)))
             })?;
         Ok(RedisStore {
             conn,
             config: Arc::new(config),
         })
-    }
-
-    /// The same store (same connection) reading and writing with `codec`.
-    pub fn with_codec(&self, codec: Arc<dyn Codec>) -> Self {
-        let mut config = (*self.config).clone();
-        config.codec = codec;
-        RedisStore {
-            conn: self.conn.clone(),
-            config: Arc::new(config),
-        }
-    }
-
-    /// The same store (same connection) under another key prefix.
-    pub fn with_prefix(&self, prefix: impl Into<String>) -> Self {
-        let config = (*self.config).clone().with_prefix(prefix);
-        RedisStore {
-            conn: self.conn.clone(),
-            config: Arc::new(config),
-        }
     }
 
     fn session_prefix(&self) -> String {

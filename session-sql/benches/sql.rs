@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use session_conformance::provision;
 use session_core::chrono::Utc;
 use session_core::{Codec, MessagePack, SessionKey, SessionStore};
-use session_sql::{MySqlStore, PostgresStore, SqliteStore};
+use session_sql::{MySqlStore, PostgresStore, SqlConfig, SqliteStore};
 
 /// The same SELECT and UPDATE the store runs, issued by hand: `$load` and `$save` in the
 /// database's placeholder style.
@@ -69,8 +69,11 @@ fn bench(c: &mut Criterion) {
 
     let path = std::env::temp_dir().join(format!("{table}.db"));
     let sqlite = rt
-        .block_on(SqliteStore::open(&path, &table))
+        .block_on(SqliteStore::connect(
+            SqlConfig::new(format!("sqlite://{}", path.display())).with_table(&table),
+        ))
         .expect("sqlite");
+    rt.block_on(sqlite.migrate()).expect("migrate");
     compare!(
         c,
         rt,
@@ -96,7 +99,8 @@ fn bench(c: &mut Criterion) {
                 },
             ))
             .expect("postgres");
-        let store = PostgresStore::new(pool.clone(), &table).expect("store");
+        let store = PostgresStore::with_pool(pool.clone(), SqlConfig::new(url).with_table(&table))
+            .expect("store");
         rt.block_on(store.migrate()).expect("migrate");
         compare!(
             c,
@@ -120,7 +124,8 @@ fn bench(c: &mut Criterion) {
                     .connect(&url)
             }))
             .expect("mysql");
-        let store = MySqlStore::new(pool.clone(), &table).expect("store");
+        let store = MySqlStore::with_pool(pool.clone(), SqlConfig::new(url).with_table(&table))
+            .expect("store");
         rt.block_on(store.migrate()).expect("migrate");
         compare!(
             c,

@@ -53,10 +53,10 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), session_core::Error> {
-//! use session_sql::PostgresStore;
+//! use session_sql::{PostgresStore, SqlConfig};
 //! use session_tower::SessionLayer;
 //!
-//! let store = PostgresStore::connect("postgres://app@db/app", "sessions", 10).await?;
+//! let store = PostgresStore::connect(SqlConfig::new("postgres://app@db/app")).await?;
 //! store.migrate().await?;
 //! let layer = SessionLayer::new(store)?;
 //! # Ok(()) }
@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod config;
 mod dialect;
 mod error;
 #[cfg(feature = "mysql")]
@@ -74,6 +75,7 @@ mod postgres;
 mod sqlite;
 mod store;
 
+pub use config::{DEFAULT_TIMEOUT, SqlConfig};
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;
 #[cfg(feature = "postgres")]

@@ -1,8 +1,9 @@
 //! The SQL stores: one implementation, written out for each database by `sql_store!`.
 
-/// Writes a store type for one database: `$store` over `$pool` of `$db`, speaking `$dialect`.
+/// Writes a store type for one database: `$store` over `$pool` of `$db`, speaking `$dialect`,
+/// its pool opened by `$open` from a [`SqlConfig`](crate::SqlConfig).
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $pool:ty, $options:ty, $dialect:expr, $name:literal) => {
+    ($store:ident, $db:ty, $pool:ty, $open:path, $dialect:expr, $name:literal) => {
         /// Sessions in one table of a SQL database; see the crate docs for the schema and the
         /// statements each operation runs.
         #[derive(Clone)]
@@ -16,37 +17,27 @@ macro_rules! sql_store {
         }
 
         impl $store {
-            /// A store on `pool`, keeping sessions in `table` (a plain identifier; checked).
-            /// Call [`Self::migrate`] once to create the table, or create it yourself from the
-            /// schema in the crate docs.
-            pub fn new(pool: $pool, table: &str) -> session_core::Result<Self> {
-                $crate::dialect::validate(table, $name)?;
-                Ok($store {
-                    pool,
-                    table: table.into(),
-                    sql: std::sync::Arc::new($dialect.statements(table)),
-                    codec: session_core::codec::default_codec(),
-                    sweep_batch: 1000,
-                    timeout: $crate::store::DEFAULT_TIMEOUT,
-                })
+            /// Connects to the database `config` names and makes a store on it. Call
+            /// [`Self::migrate`] once to create the table, or create it yourself from
+            /// [`Self::schema`].
+            pub async fn connect(config: $crate::SqlConfig) -> session_core::Result<Self> {
+                $crate::dialect::validate(&config.table, $name)?;
+                let pool = $open(&config).await?;
+                Self::with_pool(pool, config)
             }
 
-            /// Connects a pool of at most `max_connections` to `url` and makes a store on it.
-            pub async fn connect(
-                url: &str,
-                table: &str,
-                max_connections: u32,
-            ) -> session_core::Result<Self> {
-                let pool = <$options>::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(std::time::Duration::from_secs(5))
-                    .connect(url)
-                    .await
-                    .map_err(|e| {
-                        $crate::error::map(e, session_core::Operation::Connect, $name)
-                            .with_context("cannot connect to the database")
-                    })?;
-                Self::new(pool, table)
+            /// A store on a `pool` the application already has; `config`'s URL and pool size
+            /// are not used.
+            pub fn with_pool(pool: $pool, config: $crate::SqlConfig) -> session_core::Result<Self> {
+                $crate::dialect::validate(&config.table, $name)?;
+                Ok($store {
+                    pool,
+                    sql: std::sync::Arc::new($dialect.statements(&config.table)),
+                    table: config.table.into(),
+                    codec: config.codec,
+                    sweep_batch: i64::from(config.sweep_batch),
+                    timeout: config.timeout,
+                })
             }
 
             /// Creates the table and its indexes if they do not exist.
@@ -61,29 +52,6 @@ macro_rules! sql_store {
                         })?;
                 }
                 Ok(())
-            }
-
-            /// This store's sessions, read and written through `codec`.
-            pub fn with_codec(mut self, codec: std::sync::Arc<dyn session_core::Codec>) -> Self {
-                self.codec = codec;
-                self
-            }
-
-            /// Deletes at most `rows` expired rows per statement when sweeping (default 1000),
-            /// so a sweep never holds long locks.
-            pub fn with_sweep_batch(mut self, rows: u32) -> Self {
-                self.sweep_batch = i64::from(rows.max(1));
-                self
-            }
-
-            /// Bounds every operation (waiting for a connection, and the statements it runs)
-            /// by `timeout` (default 2 s). An operation that takes longer fails with a
-            /// temporary [`ErrorKind::Timeout`](session_core::ErrorKind::Timeout), which the
-            /// session layer answers with `503`: a database that stopped answering never holds
-            /// a request longer than this. A sweep bounds each of its batches.
-            pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
-                self.timeout = timeout;
-                self
             }
 
             /// Runs `operation`, failing with a temporary timeout past the store's limit.
@@ -384,10 +352,28 @@ macro_rules! sql_store {
 
 pub(crate) use sql_store;
 
+use session_core::kit::redacted_url;
 use session_core::{Codec, Error, ErrorKind, Operation, Record, Result, SessionKey};
 
-/// How long an operation may take by default.
-pub(crate) const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+use crate::SqlConfig;
+
+/// A pool of at most `config.max_connections` connections to `config.url`, for the server
+/// databases.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) async fn open_pool<DB: sqlx::Database>(
+    config: &SqlConfig,
+    store: &'static str,
+) -> Result<sqlx::Pool<DB>> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.timeout.max(std::time::Duration::from_secs(5)))
+        .connect(&config.url)
+        .await
+        .map_err(|e| {
+            crate::error::map(e, Operation::Connect, store)
+                .with_context(format!("cannot connect to {}", redacted_url(&config.url)))
+        })
+}
 
 /// Versions are unsigned in records and signed in SQL; a version past `i64::MAX` is never
 /// reached (one save per nanosecond would take three centuries).

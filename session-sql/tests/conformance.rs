@@ -8,6 +8,8 @@ use std::time::Duration;
 use session_conformance::Suite;
 #[allow(unused_imports)]
 use session_conformance::{SetupError, provision};
+#[allow(unused_imports)]
+use session_sql::SqlConfig;
 
 /// The operation limit in the cases: they check behaviour, not latency, and a machine running
 /// every suite at once can take seconds per statement (the outage tests check the limit).
@@ -15,6 +17,16 @@ const CASE_LIMIT: Duration = Duration::from_secs(30);
 
 /// The checklist every store of this crate documents.
 const CHECKLIST: &str = include_str!("../src/lib.rs");
+
+/// A case's settings: its namespace as the table, its codec, and the case limit. The URL is
+/// not used: each suite shares one pool per database.
+#[allow(dead_code)]
+fn config(cx: &session_conformance::StoreContext) -> SqlConfig {
+    SqlConfig::new("")
+        .with_table(cx.namespace())
+        .with_codec(cx.codec())
+        .with_timeout(CASE_LIMIT)
+}
 
 /// One pool for the binary, to the server `url` names, made once.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -40,9 +52,7 @@ fn postgres() -> Suite {
     Suite::new("postgres", |cx| async move {
         let url = provision::postgres().await?.url.clone();
         let pool = shared_pool(&POOL, "connecting to PostgreSQL", &url).await?;
-        let store = session_sql::PostgresStore::new(pool, cx.namespace())?
-            .with_codec(cx.codec())
-            .with_timeout(CASE_LIMIT);
+        let store = session_sql::PostgresStore::with_pool(pool, config(&cx))?;
         store.migrate().await?;
         Ok(store)
     })
@@ -55,9 +65,7 @@ fn mysql() -> Suite {
     Suite::new("mysql", |cx| async move {
         let url = provision::mysql().await?.url.clone();
         let pool = shared_pool(&POOL, "connecting to MySQL", &url).await?;
-        let store = session_sql::MySqlStore::new(pool, cx.namespace())?
-            .with_codec(cx.codec())
-            .with_timeout(CASE_LIMIT);
+        let store = session_sql::MySqlStore::with_pool(pool, config(&cx))?;
         store.migrate().await?;
         Ok(store)
     })
@@ -73,13 +81,19 @@ fn sqlite_file() -> Suite {
         let cell = cx.shared(|| Arc::new(OnceCell::<session_sql::SqliteStore>::new()));
         let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{}.db", cx.namespace()));
+        let url = format!("sqlite://{}", path.display());
         let store = cell
-            .get_or_try_init(|| session_sql::SqliteStore::open(path, "sessions"))
+            .get_or_try_init(|| async {
+                let store = session_sql::SqliteStore::connect(SqlConfig::new(url)).await?;
+                store.migrate().await?;
+                Ok::<_, session_core::Error>(store)
+            })
             .await?;
-        Ok(store
-            .clone()
-            .with_codec(cx.codec())
-            .with_timeout(CASE_LIMIT))
+        // Each case's codec and limit, on the namespace's one pool.
+        Ok(session_sql::SqliteStore::with_pool(
+            store.pool().clone(),
+            config(&cx).with_table("sessions"),
+        )?)
     })
     .with_checklist(CHECKLIST)
 }
@@ -91,12 +105,17 @@ fn sqlite_memory() -> Suite {
     Suite::new("sqlite-memory", |cx| async move {
         let cell = cx.shared(|| Arc::new(OnceCell::<session_sql::SqliteStore>::new()));
         let store = cell
-            .get_or_try_init(|| session_sql::SqliteStore::in_memory("sessions"))
+            .get_or_try_init(|| async {
+                let store =
+                    session_sql::SqliteStore::connect(SqlConfig::new("sqlite::memory:")).await?;
+                store.migrate().await?;
+                Ok::<_, session_core::Error>(store)
+            })
             .await?;
-        Ok(store
-            .clone()
-            .with_codec(cx.codec())
-            .with_timeout(CASE_LIMIT))
+        Ok(session_sql::SqliteStore::with_pool(
+            store.pool().clone(),
+            config(&cx).with_table("sessions"),
+        )?)
     })
     .with_checklist(CHECKLIST)
 }

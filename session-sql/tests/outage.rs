@@ -9,9 +9,15 @@ use std::time::Duration;
 use session_conformance::outage::{frozen_then_back, stopped_then_back};
 use session_conformance::provision::{self, MYSQL, POSTGRES};
 use session_core::{SessionKey, SessionStore};
-use session_sql::{MySqlStore, PostgresStore};
+use session_sql::{MySqlStore, PostgresStore, SqlConfig};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
+
+fn config(url: &str) -> SqlConfig {
+    SqlConfig::new(url)
+        .with_table("outage")
+        .with_timeout(TIMEOUT)
+}
 
 /// Whether a store newly connected to `url` answers.
 async fn answers<S, F>(connect: F) -> bool
@@ -32,13 +38,12 @@ async fn postgres_frozen_then_stopped_fails_fast_and_recovers_with_every_write()
     };
     let url = POSTGRES.url_of(&container);
     let store = provision::retry("connecting to PostgreSQL", Duration::from_secs(60), || {
-        PostgresStore::connect(&url, "outage", 4)
+        PostgresStore::connect(config(&url).with_max_connections(4))
     })
     .await
-    .expect("connect")
-    .with_timeout(TIMEOUT);
+    .expect("connect");
     store.migrate().await.expect("migrate");
-    let probe = || answers(PostgresStore::connect(&url, "outage", 1));
+    let probe = || answers(PostgresStore::connect(config(&url).with_max_connections(1)));
 
     frozen_then_back(&container, Arc::new(store.clone()), TIMEOUT, probe).await;
     stopped_then_back(&container, Arc::new(store), TIMEOUT, true, probe).await;
@@ -51,13 +56,12 @@ async fn mariadb_frozen_then_stopped_fails_fast_and_recovers_with_every_write() 
     };
     let url = MYSQL.url_of(&container);
     let store = provision::retry("connecting to MariaDB", Duration::from_secs(60), || {
-        MySqlStore::connect(&url, "outage", 4)
+        MySqlStore::connect(config(&url).with_max_connections(4))
     })
     .await
-    .expect("connect")
-    .with_timeout(TIMEOUT);
+    .expect("connect");
     store.migrate().await.expect("migrate");
-    let probe = || answers(MySqlStore::connect(&url, "outage", 1));
+    let probe = || answers(MySqlStore::connect(config(&url).with_max_connections(1)));
 
     frozen_then_back(&container, Arc::new(store.clone()), TIMEOUT, probe).await;
     stopped_then_back(&container, Arc::new(store), TIMEOUT, true, probe).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use session_conformance::provision;
 use session_core::chrono::{Duration as Span, Utc};
 use session_core::{ErrorKind, Record, SessionKey, SessionStore, Sweeper};
-use session_sql::{PostgresStore, SqliteStore};
+use session_sql::{PostgresStore, SqlConfig, SqliteStore};
 
 const EXPIRING: usize = 150;
 const LIVE: usize = 10;
@@ -89,8 +89,11 @@ async fn sqlite_sweeper_removes_only_expired_rows_during_saves() {
         "sweeper-{}.db",
         &SessionKey::random().as_str()[..8]
     ));
-    let store = SqliteStore::open(&path, "sessions").await.unwrap();
-    sweep_while_saving(Arc::new(store.clone()), store.with_sweep_batch(7)).await;
+    let config = SqlConfig::new(format!("sqlite://{}", path.display()));
+    let store = SqliteStore::connect(config.clone()).await.unwrap();
+    store.migrate().await.unwrap();
+    let batched = SqliteStore::with_pool(store.pool().clone(), config.with_sweep_batch(7)).unwrap();
+    sweep_while_saving(Arc::new(store), batched).await;
     std::fs::remove_file(&path).ok();
 }
 
@@ -109,8 +112,10 @@ async fn postgres_sweeper_removes_only_expired_rows_during_saves() {
     .await
     .unwrap();
     let table = format!("sweeper_{}", &SessionKey::random().as_str()[..8]);
-    let store = PostgresStore::new(pool, &table).unwrap();
+    let config = SqlConfig::new(url).with_table(table);
+    let store = PostgresStore::with_pool(pool.clone(), config.clone()).unwrap();
     store.migrate().await.unwrap();
-    sweep_while_saving(Arc::new(store.clone()), store.with_sweep_batch(7)).await;
+    let batched = PostgresStore::with_pool(pool, config.with_sweep_batch(7)).unwrap();
+    sweep_while_saving(Arc::new(store), batched).await;
     let _ = tokio::task::spawn(async { provision::shutdown() }).await;
 }

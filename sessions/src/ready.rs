@@ -95,7 +95,7 @@ impl Sessions {
 pub async fn store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     match settings.driver {
         Driver::Memory => Ok(Arc::new(MemoryStore::new())),
-        Driver::File => file(settings),
+        Driver::File => file(settings).await,
         Driver::Redis => redis(settings).await,
         Driver::Database => database(settings).await,
         Driver::DynamoDb => dynamodb(settings).await,
@@ -135,14 +135,13 @@ fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, Error> {
 }
 
 #[cfg(feature = "file")]
-fn file(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
-    Ok(Arc::new(session_file::FileStore::new(
-        &settings.store.files_path,
-    )?))
+async fn file(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
+    let config = session_file::FileConfig::new(&settings.store.files_path);
+    Ok(Arc::new(session_file::FileStore::connect(config).await?))
 }
 
 #[cfg(not(feature = "file"))]
-fn file(_: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
+async fn file(_: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     Err(not_built("file", "file"))
 }
 
@@ -167,11 +166,8 @@ async fn database(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
         settings.store.database_url.as_deref(),
         "SESSION_DATABASE_URL (database_url), which SESSION_DRIVER=database needs,",
     )?;
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
-        return sqlite(path).await;
+    if url.starts_with("sqlite:") {
+        return sqlite(url).await;
     }
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         return postgres(url).await;
@@ -189,14 +185,10 @@ async fn database(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
 const TABLE: &str = "sessions";
 
 #[cfg(feature = "sqlite")]
-async fn sqlite(path: &str) -> Result<Arc<dyn SessionStore>, Error> {
-    let path = Path::new(path);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::config(format!("cannot create {}", dir.display())).with_source(e)
-        })?;
-    }
-    Ok(Arc::new(session_sql::SqliteStore::open(path, TABLE).await?))
+async fn sqlite(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
+    let store = session_sql::SqliteStore::connect(session_sql::SqlConfig::new(url)).await?;
+    store.migrate().await?;
+    Ok(Arc::new(store))
 }
 
 #[cfg(not(feature = "sqlite"))]
@@ -206,7 +198,7 @@ async fn sqlite(_: &str) -> Result<Arc<dyn SessionStore>, Error> {
 
 #[cfg(feature = "postgres")]
 async fn postgres(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
-    let store = session_sql::PostgresStore::connect(url, TABLE, 10).await?;
+    let store = session_sql::PostgresStore::connect(session_sql::SqlConfig::new(url)).await?;
     store.migrate().await?;
     Ok(Arc::new(store))
 }
@@ -218,7 +210,7 @@ async fn postgres(_: &str) -> Result<Arc<dyn SessionStore>, Error> {
 
 #[cfg(feature = "mysql")]
 async fn mysql(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
-    let store = session_sql::MySqlStore::connect(url, TABLE, 10).await?;
+    let store = session_sql::MySqlStore::connect(session_sql::SqlConfig::new(url)).await?;
     store.migrate().await?;
     Ok(Arc::new(store))
 }
@@ -232,7 +224,11 @@ async fn mysql(_: &str) -> Result<Arc<dyn SessionStore>, Error> {
 async fn dynamodb(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     let table = settings.store.dynamodb_table.as_deref().unwrap_or(TABLE);
     let endpoint = settings.store.dynamodb_endpoint.as_deref();
-    let store = session_dynamo::DynamoStore::from_env(table, endpoint).await;
+    let mut config = session_dynamo::DynamoConfig::new(table);
+    if let Some(endpoint) = endpoint {
+        config = config.with_endpoint(endpoint);
+    }
+    let store = session_dynamo::DynamoStore::connect(config).await?;
     // A local endpoint (an emulator) starts empty; a real table is provisioned with the rest
     // of the deployment (see the session-dynamo docs).
     if endpoint.is_some_and(is_local) {

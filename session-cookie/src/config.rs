@@ -1,4 +1,4 @@
-//! Sealing keys.
+//! What the cookie store is made from: its sealing keys.
 
 use std::fmt;
 
