@@ -61,7 +61,8 @@ impl DynamoConfig {
         self
     }
 
-    /// Encodes records with `codec`. Records written with another codec stay readable.
+    /// Writes each item's `d` attribute with `codec` (MessagePack by default); items written
+    /// with the other codec stay readable, so a switch needs no migration.
     pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
         self.codec = codec;
         self

@@ -48,7 +48,8 @@ impl FileConfig {
         self
     }
 
-    /// Encodes records with `codec`. Records written with another codec stay readable.
+    /// Writes the body of each session file (after its fixed header) with `codec` (MessagePack
+    /// by default); files written with the other codec stay readable.
     pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
         self.codec = codec;
         self

@@ -66,7 +66,8 @@ impl RedisConfig {
         self
     }
 
-    /// Encodes records with `codec`. Records written with another codec stay readable.
+    /// Writes each session's data field with `codec` (MessagePack by default); values written
+    /// with the other codec stay readable.
     pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
         self.codec = codec;
         self

@@ -87,7 +87,8 @@ impl SqlConfig {
         self
     }
 
-    /// Encodes records with `codec`. Records written with another codec stay readable.
+    /// Writes the `data` column with `codec` (MessagePack by default); rows written with the
+    /// other codec stay readable.
     pub fn with_codec(mut self, codec: Arc<dyn Codec>) -> Self {
         self.codec = codec;
         self

@@ -100,7 +100,11 @@ impl Session {
 
     /// Takes this request's turn on `key` in the queue (and the distributed lock, if the queue
     /// has one), returning what the previous request left when it may be used instead of a load.
-    pub(super) async fn wait_for_turn(&self, state: &mut State, key: &SessionKey) -> Result<Option<Handoff>> {
+    pub(super) async fn wait_for_turn(
+        &self,
+        state: &mut State,
+        key: &SessionKey,
+    ) -> Result<Option<Handoff>> {
         let Some(queue) = &self.inner.queue else {
             return Ok(None);
         };
@@ -126,7 +130,11 @@ impl Session {
 
     /// Ends this request's turn: leaves `handoff` for the next request of the session, gives up
     /// the distributed lock, and lets the next request run.
-    pub(super) async fn end_turn(&self, state: &mut State, handoff: impl FnOnce(&State) -> Option<Handoff>) {
+    pub(super) async fn end_turn(
+        &self,
+        state: &mut State,
+        handoff: impl FnOnce(&State) -> Option<Handoff>,
+    ) {
         if let Some(held) = state.lock.take() {
             held.release().await;
         }
@@ -134,5 +142,4 @@ impl Session {
             turn.end(|| handoff(state));
         }
     }
-
 }
