@@ -25,11 +25,17 @@ pub(crate) enum Needs {
     OwnerIndex,
     NoOwnerIndex,
     SizeLimit,
+    /// A client-side store (sessions sealed in the cookie): the suite was made with
+    /// `Suite::client_side`.
+    ClientSide,
 }
 
 impl Needs {
-    pub(crate) fn unmet(self, caps: &Capabilities) -> Option<&'static str> {
+    pub(crate) fn unmet(self, caps: &Capabilities, client_side: bool) -> Option<&'static str> {
         match self {
+            Needs::ClientSide if !client_side => {
+                Some("the store keeps sessions on the server; the case is for client-side stores")
+            }
             Needs::Nothing => None,
             Needs::ConditionalWrites if !caps.conditional_writes => {
                 Some("the store does not declare conditional writes")
@@ -65,8 +71,8 @@ impl Case {
         format!("{}::{}", self.group, self.name)
     }
 
-    pub(crate) fn unmet(&self, caps: &Capabilities) -> Option<&'static str> {
-        self.needs.unmet(caps)
+    pub(crate) fn unmet(&self, caps: &Capabilities, client_side: bool) -> Option<&'static str> {
+        self.needs.unmet(caps, client_side)
     }
 }
 

@@ -248,7 +248,8 @@ impl Suite {
         let mut trials = Vec::with_capacity(cases.len());
         for case in cases {
             let name = named(case.test_name());
-            let trial = match (&probe, case.unmet(probe_caps(&probe))) {
+            let unmet = case.unmet(probe_caps(&probe), suite.client.is_some());
+            let trial = match (&probe, unmet) {
                 (Probe::Ready(_), Some(reason)) => {
                     eprintln!("[{}] {name} ignored: {reason}", suite.name);
                     let reason = format!("not run: {reason}");
@@ -320,7 +321,7 @@ impl Suite {
             .into_iter()
             .map(|case| {
                 let name = case.test_name();
-                let unmet = case.unmet(caps);
+                let unmet = case.unmet(caps, suite.client.is_some());
                 let suite = suite.clone();
                 let outcome = match (&probe, unmet) {
                     (Probe::Ready(_), Some(reason)) => Err(Outcome::Ignored(reason.into())),

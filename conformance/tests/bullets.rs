@@ -1,5 +1,5 @@
 //! The contract and its checks, held to each other: every `# Behavior` bullet of the store
-//! trait, the lock, the `Session`, the layer and the CSRF layer names the conformance case that
+//! trait, the client-side store, the lock, the `Session`, the layer and the CSRF layer names the conformance case that
 //! checks it, every name is a case, and every case is named by a bullet.
 
 use std::collections::BTreeSet;
@@ -7,10 +7,14 @@ use std::collections::BTreeSet;
 use session_conformance::{CHECKLIST_CASE, Suite};
 
 /// The documents that carry `# Behavior` lists, by path.
-const SOURCES: [(&str, &str); 5] = [
+const SOURCES: [(&str, &str); 6] = [
     (
         "session-core/src/store.rs",
         include_str!("../../session-core/src/store.rs"),
+    ),
+    (
+        "session-core/src/client.rs",
+        include_str!("../../session-core/src/client.rs"),
     ),
     (
         "session-core/src/lock.rs",

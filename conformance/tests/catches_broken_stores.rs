@@ -308,3 +308,71 @@ fn a_checklist_that_disagrees_with_the_declared_capabilities_fails_its_case() {
     );
     assert!(right.failed().is_empty(), "{:?}", right.outcomes);
 }
+
+/// A client-side store that seals nothing: the token and the record as JSON, in the clear, and
+/// not bound to the cookie's name. A naive custom driver could look like this.
+#[derive(Debug)]
+struct Unsealed;
+
+impl session_core::ClientSideStore for Unsealed {
+    fn name(&self) -> &str {
+        "unsealed"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+            .with_conditional_writes(false)
+            .with_revocable(false)
+            .with_native_ttl(true)
+    }
+
+    fn open(&self, _cookie_name: &str, value: &str) -> session_core::Opened {
+        let Some((token, json)) = value.split_once('.') else {
+            return session_core::Opened::Invalid("no separator");
+        };
+        let (Ok(token), Ok(mut record)) = (
+            session_core::SessionToken::parse(token),
+            serde_json::from_str::<Record>(json),
+        ) else {
+            return session_core::Opened::Invalid("not a session");
+        };
+        let now = Utc::now();
+        if record.expires_at <= now || record.deadline.is_some_and(|d| d <= now) {
+            return session_core::Opened::Invalid("expired");
+        }
+        record.key = token.key();
+        session_core::Opened::Valid {
+            token,
+            record,
+            reseal: false,
+        }
+    }
+
+    fn seal(
+        &self,
+        _cookie_name: &str,
+        token: &session_core::SessionToken,
+        record: &Record,
+    ) -> Result<String> {
+        let json = serde_json::to_string(record).map_err(|e| {
+            Error::new(ErrorKind::Encode, session_core::Operation::Encode).with_source(e)
+        })?;
+        Ok(format!("{}.{json}", token.as_str()))
+    }
+}
+
+#[test]
+fn a_client_side_store_that_seals_nothing_is_caught() {
+    let report = Suite::client_side("unsealed", |_| async { Ok(Unsealed) }).report();
+    let failed = report.failed();
+    for name in [
+        "store::sealed_cookie_opens_to_the_token_and_record_it_sealed",
+        "store::edited_moved_or_expired_cookie_never_opens",
+    ] {
+        assert!(
+            failed.contains(&name),
+            "{name} did not fail; outcome {:?}",
+            report.outcome(name)
+        );
+    }
+}

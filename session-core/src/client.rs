@@ -33,6 +33,15 @@ pub enum Opened {
 /// The tower layer opens the request's cookie with [`ClientSideStore::open`], lets the
 /// `session_tower::Session` work on the opened record (under the token sealed with it), and
 /// writes back what [`ClientSideStore::seal`] makes of the session the commit left.
+///
+/// # Behavior
+///
+/// - Opening a value it sealed gives back the token and the record it was given, the record's
+///   key being the token's key; the token is not readable in the value, and two seals of one
+///   record differ (case `store::sealed_cookie_opens_to_the_token_and_record_it_sealed`).
+/// - A value with any character changed, cut short, moved to another cookie name, or holding
+///   an expired session (idle or past its absolute deadline) does not open, and no input makes
+///   it panic (case `store::edited_moved_or_expired_cookie_never_opens`).
 pub trait ClientSideStore: Send + Sync + fmt::Debug + 'static {
     /// A short name for messages and logs.
     fn name(&self) -> &str;

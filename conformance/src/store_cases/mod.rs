@@ -4,6 +4,7 @@ mod expiry;
 mod lifecycle;
 mod lock;
 mod owner;
+mod sealed;
 mod values;
 
 use crate::case::Case;
@@ -15,5 +16,6 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(owner::all());
     cases.extend(values::all());
     cases.extend(lock::all());
+    cases.extend(sealed::all());
     cases
 }
