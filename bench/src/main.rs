@@ -4,6 +4,7 @@
 //! cargo run --release -p session-bench -- one-session --peer
 //! cargo run --release -p session-bench -- one-session --stores redis,postgres --processes 2
 //! cargo run --release -p session-bench -- soak --stores redis,postgres --seconds 60
+//! cargo run --release -p session-bench -- routes --stores memory,moka,redis,postgres --rounds 3
 //! ```
 //!
 //! Every app runs in a server process of its own (this binary's `serve`), so the load client
@@ -15,6 +16,7 @@
 
 mod apps;
 mod load;
+mod routes;
 mod server;
 mod soak;
 mod stores;
@@ -81,6 +83,35 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// The same routes on our layer and on tower-sessions', each client with its own session:
+    /// req/s, latency, server CPU per request, backend calls per request, failures and lost
+    /// updates, and the session's share of the CPU side by side.
+    Routes {
+        /// Stores to measure, comma-separated (the peer runs on memory, moka, redis and
+        /// postgres).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "memory,moka,redis,postgres"
+        )]
+        stores: Vec<String>,
+        /// Routes, comma-separated: none, read, write (read-modify-write of the client's own
+        /// session), shared (read-modify-write, every client on one session).
+        #[arg(long, value_delimiter = ',', default_value = "none,read,write,shared")]
+        routes: Vec<String>,
+        /// Clients at once, each with its own cookie.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Runs per app and route; the apps alternate.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Write the markdown tables here too.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Serves one app on a loopback port and prints `listening ADDR` (used by the runs above).
     Serve {
         /// `ours` or `peer`.
@@ -119,6 +150,34 @@ fn main() -> ExitCode {
                 namespace,
                 lock,
             } => server::serve(&app, &store, url, &namespace, lock).await,
+            Command::Routes {
+                stores,
+                routes,
+                clients,
+                seconds,
+                rounds,
+                out,
+            } => {
+                let plan = routes::RoutesPlan {
+                    clients: clients.max(1),
+                    duration: std::time::Duration::from_secs(seconds.max(1)),
+                    rounds: rounds.max(1),
+                    routes,
+                };
+                let table = routes::routes(&stores, &plan).await?;
+                println!("{table}");
+                if let Some(out) = out {
+                    std::fs::write(&out, &table)
+                        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                }
+                if table.lines().filter(|l| l.contains("| ours |")).any(|l| {
+                    l.split('|').map(str::trim).nth(9) != Some("0")
+                        || l.split('|').map(str::trim).nth(10) != Some("0")
+                }) {
+                    return Err("ours failed requests or lost updates".to_owned());
+                }
+                Ok(())
+            }
             Command::Soak {
                 stores,
                 seconds,

@@ -105,7 +105,7 @@ impl Server {
     }
 
     /// CPU time the process used so far (user + system), from the system's process table.
-    fn cpu(&self) -> Option<Duration> {
+    pub fn cpu(&self) -> Option<Duration> {
         let pid = self.child.id()?;
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // Fields after the command name (which may hold spaces) start at state: utime and
