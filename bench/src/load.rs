@@ -13,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::apps::COOKIE;
+use session_bench::apps::COOKIE;
 
 pub type HttpClient = Client<HttpConnector, Body>;
 

@@ -14,7 +14,6 @@
 //! markdown, and written to `--out` when given.
 #![forbid(unsafe_code)]
 
-mod apps;
 mod load;
 mod routes;
 mod server;

@@ -25,9 +25,9 @@ pub async fn serve(
         namespace: namespace.to_owned(),
     };
     let router = match app {
-        "ours" => crate::apps::ours(stores::ours(&backend).await?, lock)?,
+        "ours" => session_bench::apps::ours(stores::ours(&backend).await?, lock)?,
         "peer" => match stores::peer(&backend).await? {
-            Some(store) => crate::apps::peer(store),
+            Some(store) => session_bench::apps::peer(store),
             None => return Err(format!("the peer has no {store} store here")),
         },
         other => return Err(format!("unknown app {other:?}: ours or peer")),

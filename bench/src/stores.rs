@@ -138,8 +138,8 @@ pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
 }
 
 /// The peer's store on `backend`, where the peer has one.
-pub async fn peer(backend: &Backend) -> Result<Option<crate::apps::PeerStore>, String> {
-    use crate::apps::PeerStore;
+pub async fn peer(backend: &Backend) -> Result<Option<session_bench::apps::PeerStore>, String> {
+    use session_bench::apps::PeerStore;
     let table = backend
         .namespace
         .replace(|c: char| !c.is_ascii_alphanumeric(), "_");

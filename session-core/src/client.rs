@@ -11,6 +11,8 @@ use crate::store::Capabilities;
 /// What opening a cookie value gave.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+// Made once per request and taken apart at once: boxing the record would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Opened {
     /// A record this server sealed, still live, with the session's token sealed beside it.
     /// `reseal` asks for it to be sealed again (it was sealed with an older key).

@@ -75,8 +75,27 @@ impl std::error::Error for IdError {}
 /// assert!("../../etc/passwd".parse::<SessionToken>().is_err());
 /// assert!("short".parse::<SessionToken>().is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionToken(String);
+#[derive(Clone)]
+pub struct SessionToken {
+    text: String,
+    /// The store key, hashed the first time it is asked for: a request that never touches
+    /// its session never hashes its token.
+    key: std::sync::OnceLock<SessionKey>,
+}
+
+impl PartialEq for SessionToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for SessionToken {}
+
+impl std::hash::Hash for SessionToken {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
 
 impl SessionToken {
     /// A fresh token of 256 random bits.
@@ -96,7 +115,7 @@ impl SessionToken {
     pub fn try_generate() -> Result<Self, IdError> {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes).map_err(|e| IdError::Random(e.to_string()))?;
-        Ok(SessionToken(URL_SAFE_NO_PAD.encode(bytes)))
+        Ok(SessionToken::from_text(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     /// Parses a token as it came from a cookie.
@@ -118,20 +137,29 @@ impl SessionToken {
         }
         // The strict decoder refuses non-zero trailing bits, so each token has one spelling.
         match URL_SAFE_NO_PAD.decode(text) {
-            Ok(bytes) if bytes.len() == TOKEN_BYTES => Ok(SessionToken(text.to_owned())),
+            Ok(bytes) if bytes.len() == TOKEN_BYTES => Ok(SessionToken::from_text(text.to_owned())),
             _ => Err(IdError::NotCanonical),
+        }
+    }
+
+    /// A token of checked `text`.
+    fn from_text(text: String) -> Self {
+        SessionToken {
+            text,
+            key: std::sync::OnceLock::new(),
         }
     }
 
     /// The token's text, as written into the cookie.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// The store key derived from this token.
+    /// The store key derived from this token (hashed once per token, on first use).
     pub fn key(&self) -> SessionKey {
-        let digest = Sha256::digest(self.0.as_bytes());
-        SessionKey(hex_of(&digest))
+        self.key
+            .get_or_init(|| SessionKey(hex_of(&Sha256::digest(self.text.as_bytes()))))
+            .clone()
     }
 }
 

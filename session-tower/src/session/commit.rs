@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 
 use super::batch::Member;
 use super::pipeline::flush;
-use super::{Handoff, Session, State};
+use super::{Handoff, Session, State, View};
 use session_core::SessionStore;
 use session_core::SessionToken;
 use session_core::{Error, ErrorKind, Operation, Result};
@@ -247,7 +247,7 @@ impl Session {
         };
         let (leader, epoch, receiver) = leader;
         // The next request starts from this one's result, as it will be stored.
-        let handoff = state.view.take().map(|view| Handoff {
+        let handoff = state.take_view().map(|view| Handoff {
             record: Some(view),
             confirmed: Instant::now(),
             pending: Some(epoch),
@@ -282,7 +282,7 @@ impl Session {
         Some(match outcome {
             Ok(Some(record)) if writes || self.inner.config.save_every_request => {
                 let record = Record::clone(&record);
-                state.view = Some(record.clone());
+                state.view = View::Base;
                 state.confirmed = Some(Instant::now());
                 state.stale_cookie = false;
                 let action = CookieAction::Set {
@@ -299,7 +299,7 @@ impl Session {
                     store = store.name(),
                     "session ended by a concurrent request; this request's changes were dropped"
                 );
-                state.view = None;
+                state.view = View::Gone;
                 state.base = None;
                 Ok(CookieAction::Remove)
             }
@@ -353,7 +353,7 @@ fn stale_base(store: &dyn SessionStore) -> Error {
 impl State {
     /// Whether the session as it stands has an owner.
     fn signed_in(&self) -> bool {
-        let record = self.view.as_ref().or(self.base.as_ref().map(|(_, r)| r));
+        let record = self.view().or(self.base.as_ref().map(|(_, r)| r));
         record.is_some_and(|r| r.owner.is_some())
     }
 }

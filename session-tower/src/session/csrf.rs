@@ -38,8 +38,7 @@ impl Session {
     pub async fn csrf_token(&self) -> Result<String> {
         let mut state = self.loaded().await?;
         if let Some(token) = state
-            .view
-            .as_ref()
+            .view()
             .and_then(|r| r.data.get(CSRF_KEY))
             .and_then(|v| v.as_str())
         {
@@ -66,8 +65,7 @@ impl Session {
     pub async fn csrf_matches(&self, presented: &str) -> Result<bool> {
         let state = self.loaded().await?;
         let expected = state
-            .view
-            .as_ref()
+            .view()
             .and_then(|r| r.data.get(CSRF_KEY))
             .and_then(|v| v.as_str());
         Ok(expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(presented.as_bytes()))))

@@ -27,7 +27,7 @@ impl Session {
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>> {
         let mut state = self.loaded().await?;
         state.note_read(key);
-        Ok(state.view.as_ref().and_then(|r| r.data.get(key).cloned()))
+        Ok(state.view().and_then(|r| r.data.get(key).cloned()))
     }
 
     /// Whether `key` holds a value other than null (Laravel's `has`). See also
@@ -45,11 +45,7 @@ impl Session {
     pub async fn all(&self) -> Result<Data> {
         let mut state = self.loaded().await?;
         state.note_read_all();
-        Ok(state
-            .view
-            .as_ref()
-            .map(|r| r.data.clone())
-            .unwrap_or_default())
+        Ok(state.view().map(|r| r.data.clone()).unwrap_or_default())
     }
 
     /// Stores `value` under `key`.
@@ -85,7 +81,7 @@ impl Session {
     pub async fn increment(&self, key: &str, by: i64) -> Result<i64> {
         let mut state = self.loaded().await?;
         state.note_read(key);
-        let current = match state.view.as_ref().and_then(|r| r.data.get(key)) {
+        let current = match state.view().and_then(|r| r.data.get(key)) {
             None => 0,
             Some(v) => v.as_i64().ok_or_else(|| {
                 Error::new(ErrorKind::Decode, Operation::Other)
@@ -122,7 +118,7 @@ impl Session {
     pub async fn owner(&self) -> Result<Option<String>> {
         let mut state = self.loaded().await?;
         state.note_read_owner();
-        Ok(state.view.as_ref().and_then(|r| r.owner.clone()))
+        Ok(state.view().and_then(|r| r.owner.clone()))
     }
 
     /// Records which user the session belongs to (on login), or none (on logout), so the

@@ -36,7 +36,7 @@ impl Session {
     /// The lifetime this session chose, if any.
     pub async fn lifetime(&self) -> Result<Option<Lifetime>> {
         let state = self.loaded().await?;
-        Ok(state.view.as_ref().and_then(|r| r.lifetime))
+        Ok(state.view().and_then(|r| r.lifetime))
     }
 
     /// Sets the instant this session ends however active it is (`None`: no deadline of its
@@ -49,9 +49,6 @@ impl Session {
     /// When this session ends however active it is, if it does.
     pub async fn deadline(&self) -> Result<Option<DateTime<Utc>>> {
         let state = self.loaded().await?;
-        Ok(state
-            .view
-            .as_ref()
-            .and_then(|r| self.inner.config.deadline(r)))
+        Ok(state.view().and_then(|r| self.inner.config.deadline(r)))
     }
 }

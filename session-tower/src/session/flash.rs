@@ -51,10 +51,7 @@ impl Session {
 
     fn keep_locked(&self, state: &mut State, keys: Vec<String>) {
         for key in keys {
-            let outgoing = state
-                .view
-                .as_ref()
-                .is_some_and(|r| r.flash.contains_key(&key));
+            let outgoing = state.view().is_some_and(|r| r.flash.contains_key(&key));
             let value = state
                 .flash_now
                 .get(&key)

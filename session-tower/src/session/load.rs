@@ -10,7 +10,7 @@ use session_core::{ErrorKind, Result, SessionKey};
 use super::change::Change;
 use super::held::{self, HeldLock};
 use super::queue::Handoff;
-use super::{OnLoadError, Presented, Session, State};
+use super::{OnLoadError, Presented, Session, State, View};
 
 impl Session {
     pub(super) async fn load(&self, state: &mut State) -> Result<()> {
@@ -78,15 +78,15 @@ impl Session {
         state.loaded = true;
         match loaded {
             Some(record) if !self.past_deadline(&record, Utc::now()) => {
-                state.flash_in = record.flash.clone();
-                let mut view = record.clone();
-                if !state.flash_in.is_empty() {
-                    let age = Change::AgeFlash(state.flash_in.clone());
-                    age.apply(&mut view);
+                let flash_in = record.flash.clone();
+                state.base = Some((token, record));
+                state.view = View::Base;
+                if !flash_in.is_empty() {
+                    let age = Change::AgeFlash(flash_in.clone());
+                    age.apply(state.view_mut());
                     state.changes.push(age);
                 }
-                state.view = Some(view);
-                state.base = Some((token, record));
+                state.flash_in = flash_in;
             }
             Some(_) => {
                 // Past its absolute deadline: end it now rather than wait for the idle expiry.

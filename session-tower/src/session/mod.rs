@@ -169,8 +169,8 @@ struct State {
     /// The live stored session: its token and the record as last loaded or written.
     base: Option<(SessionToken, Record)>,
     /// What the handler sees: the base record with the change set applied. Its `flash` holds
-    /// the messages for the next request.
-    view: Option<Record>,
+    /// the messages for the next request. Read it through [`State::view`].
+    view: View,
     changes: Vec<Change>,
     /// Flash messages from the previous request, readable now.
     flash_in: Data,
@@ -310,7 +310,7 @@ impl Session {
         if let Some((token, _)) = state.base.take() {
             state.delete_on_commit = Some(token.key());
         }
-        state.view = None;
+        state.view = View::Gone;
         state.changes.clear();
         state.flash_in.clear();
         state.flash_now.clear();
@@ -342,18 +342,64 @@ impl Session {
     }
 
     fn record_change(&self, state: &mut State, change: Change) {
-        if self.is_detached() || change.changes_nothing_in(state.view.as_ref()) {
+        if self.is_detached() || change.changes_nothing_in(state.view()) {
             return;
         }
-        let view = state
-            .view
-            .get_or_insert_with(|| Record::new(SessionKey::random(), Utc::now()));
-        change.apply(view);
+        change.apply(state.view_mut());
         state.changes.push(change);
     }
 
     fn past_deadline(&self, record: &Record, now: DateTime<Utc>) -> bool {
         self.inner.config.past_deadline(record, now)
+    }
+}
+
+/// What the handler sees of the session, copied from the stored record only when the handler
+/// first changes something: a request that only reads never copies the record.
+#[derive(Default)]
+enum View {
+    /// No session: none was presented, or it ended.
+    #[default]
+    Gone,
+    /// The stored record as it is (`State::base`).
+    Base,
+    /// The stored record with this request's changes applied (or a new session's record).
+    Own(Record),
+}
+
+impl State {
+    /// The session as the handler sees it.
+    fn view(&self) -> Option<&Record> {
+        match &self.view {
+            View::Gone => None,
+            View::Base => self.base.as_ref().map(|(_, record)| record),
+            View::Own(record) => Some(record),
+        }
+    }
+
+    /// The session as the handler sees it, to change: a copy of the stored record on the first
+    /// change, or a new record when there is no session.
+    fn view_mut(&mut self) -> &mut Record {
+        if !matches!(self.view, View::Own(_)) {
+            let own = match (&self.view, &self.base) {
+                (View::Base, Some((_, record))) => record.clone(),
+                _ => Record::new(SessionKey::random(), Utc::now()),
+            };
+            self.view = View::Own(own);
+        }
+        match &mut self.view {
+            View::Own(record) => record,
+            _ => unreachable!("made its own just above"),
+        }
+    }
+
+    /// Takes the view out, as a record of its own.
+    fn take_view(&mut self) -> Option<Record> {
+        match std::mem::take(&mut self.view) {
+            View::Gone => None,
+            View::Base => self.base.as_ref().map(|(_, record)| record.clone()),
+            View::Own(record) => Some(record),
+        }
     }
 }
 

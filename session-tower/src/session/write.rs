@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::commit::CookieAction;
 use super::pipeline::pause_before_retry;
-use super::{Session, State};
+use super::{Session, State, View};
 use crate::session::change::Change;
 use crate::session::reads::Reads;
 use session_core::Record;
@@ -16,6 +16,8 @@ use session_core::SessionToken;
 use session_core::{Error, ErrorKind, Operation, Result};
 
 /// How a write attempt ended when the session vanished under it.
+// Made once per commit and matched at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Written {
     Stored(SessionToken, Record),
     Gone,
@@ -41,7 +43,7 @@ impl Session {
                     .await?,
             ),
             Some((token, base)) if !state.changes.is_empty() => {
-                let view = state.view.take();
+                let view = state.take_view();
                 Some(
                     self.save_with_replay(&*store, token, base, view, &state.changes, &state.reads)
                         .await?,
@@ -68,7 +70,7 @@ impl Session {
             Some(Written::Stored(token, record)) => {
                 state.confirmed = Some(Instant::now());
                 // The stored flash is for the next request; this request's reads are unaffected.
-                state.view = Some(record.clone());
+                state.view = View::Base;
                 state.stale_cookie = false;
                 action = action.then(CookieAction::Set {
                     token: token.clone(),
@@ -82,7 +84,7 @@ impl Session {
                     store = store.name(),
                     "session ended by a concurrent request; this request's changes were dropped"
                 );
-                state.view = None;
+                state.view = View::Gone;
                 action = action.then(CookieAction::Remove);
             }
             None if state.stale_cookie => {
