@@ -107,6 +107,13 @@ enum Command {
         /// Runs per app and route; the apps alternate.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Sessions our app stores before each run (the peer's store starts empty), to see
+        /// how cost grows with the store's size.
+        #[arg(long, default_value_t = 0)]
+        prefill: u64,
+        /// Only our app (no tower-sessions runs).
+        #[arg(long)]
+        ours_only: bool,
         /// Write the markdown tables here too.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
@@ -125,6 +132,9 @@ enum Command {
         /// Take the session lock kept in the store.
         #[arg(long)]
         lock: bool,
+        /// Store this many sessions before serving.
+        #[arg(long, default_value_t = 0)]
+        prefill: u64,
     },
 }
 
@@ -148,13 +158,16 @@ fn main() -> ExitCode {
                 url,
                 namespace,
                 lock,
-            } => server::serve(&app, &store, url, &namespace, lock).await,
+                prefill,
+            } => server::serve(&app, &store, url, &namespace, lock, prefill).await,
             Command::Routes {
                 stores,
                 routes,
                 clients,
                 seconds,
                 rounds,
+                prefill,
+                ours_only,
                 out,
             } => {
                 let plan = routes::RoutesPlan {
@@ -162,6 +175,8 @@ fn main() -> ExitCode {
                     duration: std::time::Duration::from_secs(seconds.max(1)),
                     rounds: rounds.max(1),
                     routes,
+                    prefill,
+                    peer: !ours_only,
                 };
                 let table = routes::routes(&stores, &plan).await?;
                 println!("{table}");

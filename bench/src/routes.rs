@@ -28,6 +28,10 @@ pub struct RoutesPlan {
     pub duration: Duration,
     pub rounds: usize,
     pub routes: Vec<String>,
+    /// Sessions our store holds before each run.
+    pub prefill: u64,
+    /// Whether tower-sessions runs too.
+    pub peer: bool,
 }
 
 /// One measured run.
@@ -59,11 +63,16 @@ pub async fn routes(names: &[String], plan: &RoutesPlan) -> Result<String, Strin
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "Routes side by side: {} clients, {} s per run, {} round{} per app, apps alternating.\n",
+        "Routes side by side: {} clients, {} s per run, {} round{} per app, apps alternating{}.\n",
         plan.clients,
         plan.duration.as_secs(),
         plan.rounds,
         if plan.rounds == 1 { "" } else { "s" },
+        if plan.prefill > 0 {
+            format!("; our store holds {} other sessions", plan.prefill)
+        } else {
+            String::new()
+        },
     );
     table.push_str(
         "| store | route | app | req/s | p50 ms | p99 ms | server CPU µs/req | backend calls/req | failed | lost updates |\n",
@@ -84,8 +93,9 @@ pub async fn routes(names: &[String], plan: &RoutesPlan) -> Result<String, Strin
                 };
                 for app in order {
                     let namespace = format!("routes{run_id}_{name}_{route}_{app}_{round}");
-                    let backend = stores::provision(name, &namespace, &mut guards).await?;
-                    if app == "peer" && stores::peer(&backend).await?.is_none() {
+                    let mut backend = stores::provision(name, &namespace, &mut guards).await?;
+                    backend.prefill = plan.prefill;
+                    if app == "peer" && (!plan.peer || stores::peer(&backend).await?.is_none()) {
                         continue;
                     }
                     let run = measure(app, &backend, route, plan).await?;

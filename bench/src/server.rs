@@ -18,14 +18,20 @@ pub async fn serve(
     url: Option<String>,
     namespace: &str,
     lock: bool,
+    prefill: u64,
 ) -> Result<(), String> {
     let backend = Backend {
         name: store.to_owned(),
         url,
         namespace: namespace.to_owned(),
+        prefill,
     };
     let router = match app {
-        "ours" => session_bench::apps::ours(stores::ours(&backend).await?, lock)?,
+        "ours" => {
+            let store = stores::ours(&backend).await?;
+            stores::prefill(&store, prefill).await?;
+            session_bench::apps::ours(store, lock)?
+        }
         "peer" => match stores::peer(&backend).await? {
             Some(store) => session_bench::apps::peer(store),
             None => return Err(format!("the peer has no {store} store here")),
@@ -87,14 +93,17 @@ impl Server {
         if lock {
             command.arg("--lock");
         }
+        if backend.prefill > 0 && app == "ours" {
+            command.args(["--prefill", &backend.prefill.to_string()]);
+        }
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start a server: {e}"))?;
         let stdout = child.stdout.take().ok_or("the server has no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+        let line = tokio::time::timeout(Duration::from_secs(600), lines.next_line())
             .await
-            .map_err(|_| format!("{app} on {} did not start within 120 s", backend.name))?
+            .map_err(|_| format!("{app} on {} did not start within 600 s", backend.name))?
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{app} on {} exited before listening", backend.name))?;
         let addr = line

@@ -23,6 +23,8 @@ pub struct Backend {
     pub url: Option<String>,
     /// A name unique to this run: a key prefix, table or directory.
     pub namespace: String,
+    /// Sessions our app stores before it serves, so a run measures a full store.
+    pub prefill: u64,
 }
 
 /// Keeps provisioned containers running for the whole run.
@@ -60,6 +62,7 @@ pub async fn provision(
         name: name.to_owned(),
         url,
         namespace: namespace.to_owned(),
+        prefill: 0,
     })
 }
 
@@ -76,13 +79,52 @@ fn local_dir(backend: &Backend) -> PathBuf {
         .join(&backend.namespace)
 }
 
+/// Stores `n` sessions of about 200 encoded bytes in `store`, 64 at a time.
+pub async fn prefill(store: &Arc<dyn SessionStore>, n: u64) -> Result<(), String> {
+    use futures::StreamExt;
+    use session_core::Record;
+    use session_core::chrono::{Duration, Utc};
+    let made = futures::stream::iter(0..n)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                let mut record = Record::new(
+                    session_core::SessionKey::random(),
+                    Utc::now() + Duration::hours(2),
+                );
+                record.insert("user_id", i).map_err(|e| e.to_string())?;
+                record
+                    .insert("name", "Ada Lovelace")
+                    .map_err(|e| e.to_string())?;
+                record
+                    .insert("roles", ["editor"])
+                    .map_err(|e| e.to_string())?;
+                store.create(&record).await.map_err(|e| e.to_string())
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<Result<(), String>>>()
+        .await
+        .into_iter()
+        .find_map(Result::err);
+    match made {
+        Some(e) => Err(format!("prefilling {n} sessions: {e}")),
+        None => Ok(()),
+    }
+}
+
 /// Our store on `backend`.
 pub async fn ours(backend: &Backend) -> Result<Arc<dyn SessionStore>, String> {
     let table = &backend.namespace;
     let err = |e: session_core::Error| format!("{}: {e}", backend.name);
     Ok(match backend.name.as_str() {
         "memory" => Arc::new(MemoryStore::new()),
-        "moka" => Arc::new(MokaStore::new()),
+        // Room for the prefilled sessions and the clients': a full cache evicts.
+        "moka" => Arc::new(
+            MokaStore::builder()
+                .max_entries(backend.prefill + 100_000)
+                .build(),
+        ),
         "file" => Arc::new(
             FileStore::connect(FileConfig::new(local_dir(backend).join("ours")))
                 .await

@@ -71,3 +71,40 @@ fn a_short_soak_on_memory_reports_no_error_and_no_wrong_answer() {
     assert_eq!(cells[8], "0", "wrong answers: {row}");
     assert!(cells[9].parse::<f64>().is_ok(), "no memory figure: {row}");
 }
+
+#[test]
+fn a_short_routes_run_reports_every_route_for_both_apps_and_no_failure_for_ours() {
+    let output = Command::new(env!("CARGO_BIN_EXE_session-bench"))
+        .args(["routes", "--stores", "memory", "--seconds", "1"])
+        .args(["--rounds", "1", "--clients", "4"])
+        .output()
+        .expect("the benchmark binary runs");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the run failed: {}\n{table}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for route in ["none", "read", "write", "shared"] {
+        for app in ["ours", "tower-sessions"] {
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("| memory | {route} | {app} |")))
+                .unwrap_or_else(|| panic!("no row for {app} on {route}:\n{table}"));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            // | store | route | app | req/s | p50 | p99 | cpu | calls | failed | lost |
+            assert!(
+                cells[4].parse::<f64>().is_ok_and(|r| r > 0.0),
+                "no request ran: {row}"
+            );
+            if app == "ours" {
+                assert_eq!(cells[9], "0", "ours failed requests: {row}");
+                assert_eq!(cells[10], "0", "ours lost updates: {row}");
+            }
+        }
+    }
+    assert!(
+        table.contains("| memory | write |") && table.contains("ours / peer"),
+        "no summary of the session's share:\n{table}"
+    );
+}

@@ -20,3 +20,6 @@ pub mod caching {}
 
 #[doc = include_str!("../guide/custom-store.md")]
 pub mod custom_store {}
+
+#[doc = include_str!("../guide/benchmarks.md")]
+pub mod benchmarks {}

@@ -11,14 +11,20 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Shared helpers, prepended to the scripts that touch the owner index.
+/// Shared helpers, prepended to the scripts that touch the owner index. A live session is
+/// always a member of its owner's set (the set outlives its longest-lived member, and reads
+/// only drop members that expired or changed owner), so a save that keeps the owner only
+/// extends the set's life.
 const OWNER_HELPERS: &str = r#"
-local function owner_add(set, member, expires, now)
-  redis.call('SADD', set, member)
+local function owner_extend(set, expires, now)
   local ttl = redis.call('PTTL', set)
   if ttl < 0 or tonumber(now) + ttl < tonumber(expires) then
     redis.call('PEXPIREAT', set, expires)
   end
+end
+local function owner_add(set, member, expires, now)
+  redis.call('SADD', set, member)
+  owner_extend(set, expires, now)
 end
 "#;
 
@@ -56,8 +62,12 @@ local next = tonumber(h[1]) + 1
 redis.call('HSET', KEYS[1], 'v', next, 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 local old = h[3] or ''
-if old ~= '' and old ~= ARGV[4] then redis.call('SREM', ARGV[6] .. old, ARGV[7]) end
-if ARGV[4] ~= '' then owner_add(ARGV[6] .. ARGV[4], ARGV[7], ARGV[2], ARGV[5]) end
+if old ~= ARGV[4] then
+  if old ~= '' then redis.call('SREM', ARGV[6] .. old, ARGV[7]) end
+  if ARGV[4] ~= '' then owner_add(ARGV[6] .. ARGV[4], ARGV[7], ARGV[2], ARGV[5]) end
+elseif ARGV[4] ~= '' then
+  owner_extend(ARGV[6] .. ARGV[4], ARGV[2], ARGV[5])
+end
 return next
 "#
     ))
