@@ -4,25 +4,34 @@
 
 use std::process::Command;
 
-#[test]
-fn a_short_one_session_run_reports_no_failure_and_no_lost_update_for_ours() {
+/// Runs the benchmark binary with `args` and returns its table; fails the test when the run
+/// fails.
+fn run(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_session-bench"))
-        .args([
-            "one-session",
-            "--stores",
-            "memory,file",
-            "--requests",
-            "200",
-        ])
-        .args(["--in-flight", "32", "--peer"])
+        .args(args)
         .output()
         .expect("the benchmark binary runs");
-    let table = String::from_utf8_lossy(&output.stdout);
+    let table = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "the run failed: {}\n{table}",
+        "the run {args:?} failed: {}\n{table}",
         String::from_utf8_lossy(&output.stderr)
     );
+    table
+}
+
+#[test]
+fn a_short_one_session_run_reports_no_failure_and_no_lost_update_for_ours() {
+    let table = run(&[
+        "one-session",
+        "--stores",
+        "memory,file",
+        "--requests",
+        "200",
+        "--in-flight",
+        "32",
+        "--peer",
+    ]);
     let ours: Vec<&str> = table.lines().filter(|l| l.contains("| ours |")).collect();
     assert_eq!(ours.len(), 2, "one row per store for ours:\n{table}");
     for row in ours {
@@ -39,24 +48,15 @@ fn a_short_one_session_run_reports_no_failure_and_no_lost_update_for_ours() {
 
 #[test]
 fn a_short_soak_on_memory_reports_no_error_and_no_wrong_answer() {
-    let output = Command::new(env!("CARGO_BIN_EXE_session-bench"))
-        .args([
-            "soak",
-            "--stores",
-            "memory",
-            "--seconds",
-            "2",
-            "--clients",
-            "8",
-        ])
-        .output()
-        .expect("the benchmark binary runs");
-    let table = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the soak failed: {}\n{table}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let table = run(&[
+        "soak",
+        "--stores",
+        "memory",
+        "--seconds",
+        "2",
+        "--clients",
+        "8",
+    ]);
     let row = table
         .lines()
         .find(|l| l.starts_with("| memory |"))
@@ -74,17 +74,17 @@ fn a_short_soak_on_memory_reports_no_error_and_no_wrong_answer() {
 
 #[test]
 fn a_short_routes_run_reports_every_route_for_both_apps_and_no_failure_for_ours() {
-    let output = Command::new(env!("CARGO_BIN_EXE_session-bench"))
-        .args(["routes", "--stores", "memory", "--seconds", "1"])
-        .args(["--rounds", "1", "--clients", "4"])
-        .output()
-        .expect("the benchmark binary runs");
-    let table = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the run failed: {}\n{table}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let table = run(&[
+        "routes",
+        "--stores",
+        "memory",
+        "--seconds",
+        "1",
+        "--rounds",
+        "1",
+        "--clients",
+        "4",
+    ]);
     for route in ["none", "read", "write", "shared"] {
         for app in ["ours", "tower-sessions"] {
             let row = table

@@ -28,7 +28,7 @@ use crate::error::{NAME, task_failed};
 ///
 /// Every operation is bounded by a timeout ([`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT), 2 s, or
 /// [`FileConfig::with_timeout`]): a lock another process holds too long, or a disk (a network
-/// file system) that stops answering, gives a temporary [`ErrorKind::Timeout`] instead of
+/// file system) that stops answering, gives a temporary [`ErrorKind::Timeout`](session_core::ErrorKind::Timeout) instead of
 /// holding the request. A write that timed out may still complete in the background, as with
 /// any backend. The sweep is bounded per shard (each lock wait), not as a whole.
 ///
@@ -66,7 +66,7 @@ pub struct FileStore {
 impl FileStore {
     /// A store keeping sessions where `config` says; the directory is created if missing.
     ///
-    /// Fails with a [`ErrorKind::Config`] error when the directory cannot be created or is not
+    /// Fails with a [`ErrorKind::Config`](session_core::ErrorKind::Config) error when the directory cannot be created or is not
     /// a directory. This checks the disk, so call it at start-up, not per request.
     pub async fn connect(config: FileConfig) -> Result<Self> {
         let root = config.dir.clone();
