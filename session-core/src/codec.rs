@@ -67,6 +67,13 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
 
     /// Decodes bytes written by this codec or by any other format this crate knows.
     fn decode(&self, bytes: &[u8]) -> Result<Record>;
+
+    /// The format this codec writes, when it is one of this crate's. Those codecs read each
+    /// other's output back exactly, so an in-process store may hand back the record it was
+    /// given instead of decoding what it wrote. `None`, the default, for any other codec.
+    fn format(&self) -> Option<Format> {
+        None
+    }
 }
 
 impl<C: Codec + ?Sized> Codec for Arc<C> {
@@ -78,6 +85,9 @@ impl<C: Codec + ?Sized> Codec for Arc<C> {
     }
     fn decode(&self, bytes: &[u8]) -> Result<Record> {
         (**self).decode(bytes)
+    }
+    fn format(&self) -> Option<Format> {
+        (**self).format()
     }
 }
 
@@ -92,6 +102,10 @@ pub struct Json;
 impl Codec for MessagePack {
     fn name(&self) -> &'static str {
         "msgpack"
+    }
+
+    fn format(&self) -> Option<Format> {
+        Some(Format::MessagePack)
     }
 
     fn encode(&self, record: &Record) -> Result<Vec<u8>> {
@@ -111,6 +125,10 @@ impl Codec for MessagePack {
 impl Codec for Json {
     fn name(&self) -> &'static str {
         "json"
+    }
+
+    fn format(&self) -> Option<Format> {
+        Some(Format::Json)
     }
 
     fn encode(&self, record: &Record) -> Result<Vec<u8>> {

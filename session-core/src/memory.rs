@@ -19,7 +19,10 @@ const NAME: &str = "memory";
 /// Sessions kept in this process's memory.
 ///
 /// Records are stored encoded, exactly as a remote store would hold them, so what works here
-/// (sizes, value types, isolation between loads) works against a real backend. It offers every
+/// (sizes, value types, isolation between loads) works against a real backend. Beside the
+/// bytes it keeps the record as written, and a load with this crate's codecs (which read each
+/// other's bytes back to the same record) copies that instead of decoding; bytes written by
+/// another codec are always decoded. It offers every
 /// capability but sharing across processes: the owner index, a sweep of expired records, version
 /// checks, and an optional size limit. Expired records are never returned and are removed when
 /// met or swept.
@@ -136,7 +139,14 @@ impl MemoryStore {
     }
 
     fn encode(&self, record: &Record, operation: Operation) -> Result<Entry> {
-        Stored::encode(record, &*self.codec, self.max_record_size, NAME, operation)
+        Stored::encode(
+            record,
+            &*self.codec,
+            self.max_record_size,
+            NAME,
+            operation,
+            true,
+        )
     }
 }
 

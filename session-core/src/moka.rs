@@ -216,7 +216,7 @@ impl MokaStore {
     }
 
     fn entry(&self, record: &Record, operation: Operation) -> Result<Entry> {
-        Stored::encode(record, &*self.codec, None, NAME, operation)
+        Stored::encode(record, &*self.codec, None, NAME, operation, false)
     }
 
     /// Moves `key` in the owner index from `old` to `new`.
@@ -357,6 +357,7 @@ impl SessionStore for MokaStore {
                 let op = match current.map(|e| e.into_value()) {
                     Some(e) if e.is_live(Utc::now()) => Op::Put(Arc::new(Entry {
                         bytes: e.bytes.clone(),
+                        written: e.written.clone(),
                         version: e.version,
                         expires_at,
                         owner: e.owner.clone(),

@@ -15,23 +15,31 @@ use crate::record::Record;
 #[derive(Clone)]
 pub(crate) struct Stored {
     pub(crate) bytes: Arc<[u8]>,
+    /// The record as it was written, when the store keeps it (the memory store does) and this
+    /// crate's codec wrote it: a load with this crate's codec then copies it instead of
+    /// decoding the bytes, which those codecs would read back to the same record.
+    pub(crate) written: Option<Arc<Record>>,
     pub(crate) version: u64,
     pub(crate) expires_at: DateTime<Utc>,
     pub(crate) owner: Option<String>,
 }
 
 impl Stored {
-    /// Encodes `record` with `codec`, refusing more than `limit` bytes when there is one.
+    /// Encodes `record` with `codec`, refusing more than `limit` bytes when there is one, and
+    /// keeps the record as written too when `keep` is set.
     pub(crate) fn encode(
         record: &Record,
         codec: &dyn Codec,
         limit: Option<usize>,
         store: &'static str,
         operation: Operation,
+        keep: bool,
     ) -> Result<Self> {
         let bytes = crate::kit::encode(codec, record, limit, store, operation)?;
+        let written = (keep && codec.format().is_some()).then(|| Arc::new(as_encoded(record)));
         Ok(Stored {
             bytes: bytes.into(),
+            written,
             version: record.version,
             expires_at: record.expires_at,
             owner: record.owner.clone(),
@@ -45,6 +53,13 @@ impl Stored {
 
     /// The record, with the version and expiry kept here.
     pub(crate) fn record(&self, codec: &dyn Codec, store: &'static str) -> Result<Record> {
+        if let (Some(written), Some(_)) = (&self.written, codec.format()) {
+            let mut record = Record::clone(written);
+            record.version = self.version;
+            // As a decode would give it: the expiry is kept to the millisecond.
+            record.expires_at = to_millis(self.expires_at);
+            return Ok(record);
+        }
         crate::kit::decode(
             codec,
             &self.bytes,
@@ -53,6 +68,21 @@ impl Stored {
             store,
         )
     }
+}
+
+/// `record` as this crate's codecs read it back: times to the microsecond, as they write them.
+fn as_encoded(record: &Record) -> Record {
+    let micros =
+        |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
+    let mut record = record.clone();
+    record.created_at = micros(record.created_at);
+    record.deadline = record.deadline.map(micros);
+    record
+}
+
+/// `t` to the millisecond, as stores keep expiries.
+fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
 /// Owner name to the keys of its sessions, as the in-process stores keep it. It holds keys
@@ -100,5 +130,68 @@ impl OwnerIndex {
     #[cfg(feature = "moka")]
     pub(crate) fn forget(&mut self, owner: &str) {
         self.0.remove(owner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Json, MessagePack};
+    use crate::id::SessionKey;
+    use chrono::Duration;
+
+    fn record() -> Record {
+        let now = Utc::now();
+        let mut record = Record::new(SessionKey::random(), now + Duration::minutes(30));
+        record.deadline = Some(now + Duration::hours(8));
+        record.owner = Some("ada".into());
+        record.version = 4;
+        record.insert("n", 1.5).unwrap();
+        record.insert("cart", vec![u64::MAX, 0]).unwrap();
+        record.flash.insert("status".into(), "saved".into());
+        record
+    }
+
+    #[test]
+    fn the_record_as_written_reads_back_exactly_as_a_decode_would() {
+        for writer in [&MessagePack as &dyn Codec, &Json] {
+            let stored =
+                Stored::encode(&record(), writer, None, "t", Operation::Save, true).unwrap();
+            assert!(stored.written.is_some());
+            for reader in [&MessagePack as &dyn Codec, &Json] {
+                let kept = stored.record(reader, "t").unwrap();
+                let decoded = crate::kit::decode(
+                    reader,
+                    &stored.bytes,
+                    stored.version,
+                    stored.expires_at.timestamp_millis(),
+                    "t",
+                )
+                .unwrap();
+                assert_eq!(kept, decoded, "{} then {}", writer.name(), reader.name());
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_is_kept_unless_asked_or_for_another_codec() {
+        let stored = Stored::encode(&record(), &MessagePack, None, "t", Operation::Save, false);
+        assert!(stored.unwrap().written.is_none());
+
+        #[derive(Debug)]
+        struct Foreign;
+        impl Codec for Foreign {
+            fn name(&self) -> &'static str {
+                "foreign"
+            }
+            fn encode(&self, record: &Record) -> Result<Vec<u8>> {
+                MessagePack.encode(record)
+            }
+            fn decode(&self, bytes: &[u8]) -> Result<Record> {
+                MessagePack.decode(bytes)
+            }
+        }
+        let stored = Stored::encode(&record(), &Foreign, None, "t", Operation::Save, true);
+        assert!(stored.unwrap().written.is_none());
     }
 }
