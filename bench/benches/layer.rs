@@ -1,5 +1,5 @@
 //! The session layer's own cost, in process: one request through each app's router (no HTTP,
-//! no sockets), on the in-memory stores, for each route. The difference between a route and
+//! no sockets), on the in-memory and moka stores, for each route. The difference between a route and
 //! `none` is what the session costs per request.
 
 use std::hint::black_box;
@@ -40,8 +40,8 @@ async fn call(router: &Router, path: &str, cookie: Option<&str>) -> Option<Strin
     cookie
 }
 
-/// The two apps on their in-memory stores.
-fn apps() -> [(&'static str, Router); 2] {
+/// The two apps on their in-memory stores, and on their moka stores.
+fn apps() -> [(&'static str, Router); 4] {
     [
         (
             "ours",
@@ -50,6 +50,16 @@ fn apps() -> [(&'static str, Router); 2] {
         (
             "peer",
             apps::peer(PeerStore::Memory(tower_sessions::MemoryStore::default())),
+        ),
+        (
+            "ours-moka",
+            apps::ours(Arc::new(session_core::MokaStore::new()), false).expect("our app"),
+        ),
+        (
+            "peer-moka",
+            apps::peer(PeerStore::Moka(tower_sessions_moka_store::MokaStore::new(
+                Some(100_000),
+            ))),
         ),
     ]
 }
