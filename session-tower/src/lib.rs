@@ -44,8 +44,8 @@ pub use crate::csrf::{CsrfLayer, CsrfService};
 pub use crate::layer::{CommitOn, SessionLayer, TokenTransport};
 pub use crate::service::SessionService;
 pub use crate::session::{
-    CSRF_KEY, Committed, CookieAction, MissingSessionLayer, OnLoadError, Session, SessionConfig,
-    SessionQueue, SessionStats,
+    CSRF_KEY, Committed, CookieAction, ERRORS_KEY, MissingSessionLayer, OLD_INPUT_KEY, OnLoadError,
+    Session, SessionConfig, SessionQueue, SessionStats,
 };
 pub use crate::settings::{Driver, SecretList, Settings, StoreSettings};
 pub use ::cookie::SameSite;

@@ -43,6 +43,9 @@
 //! | `cookie` | `cookie` | `cookie` |
 //! | `full` | every one | |
 //!
+//! The feature `minijinja` adds the module `templates`: the session in minijinja templates (`flash`,
+//! `old`, `errors`, `csrf_field` ...).
+//!
 //! A driver named in the settings but not built in is a configuration error that names the
 //! feature to turn on.
 #![forbid(unsafe_code)]
@@ -60,9 +63,9 @@ pub use ready::{SWEEP_EVERY, Sessions, store};
 // For applications.
 pub use session_core::{Error, ErrorKind, Lifetime, Value};
 pub use session_tower::{
-    CSRF_KEY, CommitOn, CookieConfig, CsrfLayer, Driver, MissingSessionLayer, OnLoadError,
-    SameSite, SecretList, Session, SessionConfig, SessionLayer, SessionStats, Settings,
-    StoreSettings, TokenTransport,
+    CSRF_KEY, CommitOn, CookieConfig, CsrfLayer, Driver, ERRORS_KEY, MissingSessionLayer,
+    OLD_INPUT_KEY, OnLoadError, SameSite, SecretList, Session, SessionConfig, SessionLayer,
+    SessionStats, Settings, StoreSettings, TokenTransport,
 };
 
 // For store authors and middleware.
@@ -91,3 +94,7 @@ pub use session_redis as redis;
 /// The SQL driver: PostgreSQL, MySQL/MariaDB, SQLite (features `postgres`, `mysql`, `sqlite`).
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use session_sql as sql;
+/// The session in minijinja templates: `flash`, `old`, `errors`, `csrf_field` ... (feature
+/// `minijinja`).
+#[cfg(feature = "minijinja")]
+pub use session_minijinja as templates;

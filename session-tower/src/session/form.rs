@@ -10,10 +10,11 @@ use session_core::kit::to_value;
 use session_core::{Data, Value};
 use session_core::{Error, ErrorKind, Operation, Result};
 
-/// Flash key holding the previous request's form input.
-const OLD_INPUT: &str = "_old_input";
-/// Flash key holding the previous request's validation errors.
-const ERRORS: &str = "_errors";
+/// The flash key [`Session::flash_input`] keeps the submitted form input under.
+pub const OLD_INPUT_KEY: &str = "_old_input";
+/// The flash key [`Session::flash_errors`] keeps the validation errors under.
+pub const ERRORS_KEY: &str = "_errors";
+
 
 /// Which submitted fields to flash.
 enum Pick<'a> {
@@ -62,7 +63,7 @@ impl Session {
     }
 
     async fn flash_picked<T: Serialize>(&self, input: &T, pick: Pick<'_>) -> Result<()> {
-        let Value::Object(fields) = to_value(OLD_INPUT, input)? else {
+        let Value::Object(fields) = to_value(OLD_INPUT_KEY, input)? else {
             return Err(Error::new(ErrorKind::Encode, Operation::Other)
                 .with_context("form input must serialize to a map of fields"));
         };
@@ -76,13 +77,13 @@ impl Session {
                 Pick::Except(except) => !except.contains(&name.as_str()),
             })
             .collect();
-        self.flash(OLD_INPUT, Value::Object(kept)).await
+        self.flash(OLD_INPUT_KEY, Value::Object(kept)).await
     }
 
     /// Flashes validation errors for the next request: a map from field name to one message
     /// or a list of messages.
     pub async fn flash_errors<T: Serialize>(&self, errors: T) -> Result<()> {
-        let Value::Object(fields) = to_value(ERRORS, errors)? else {
+        let Value::Object(fields) = to_value(ERRORS_KEY, errors)? else {
             return Err(Error::new(ErrorKind::Encode, Operation::Other)
                 .with_context("errors must serialize to a map from field to messages"));
         };
@@ -90,12 +91,12 @@ impl Session {
             .into_iter()
             .map(|(field, messages)| (field, Value::from(messages_of(messages))))
             .collect();
-        self.flash(ERRORS, Value::Object(normalized)).await
+        self.flash(ERRORS_KEY, Value::Object(normalized)).await
     }
 
     /// The value the previous request flashed for form field `field`, decoded as `T`.
     pub async fn old<T: DeserializeOwned>(&self, field: &str) -> Result<Option<T>> {
-        let Some(Value::Object(mut input)) = self.flash_get::<Value>(OLD_INPUT).await? else {
+        let Some(Value::Object(mut input)) = self.flash_get::<Value>(OLD_INPUT_KEY).await? else {
             return Ok(None);
         };
         match input.remove(field) {
@@ -105,6 +106,15 @@ impl Session {
                     .with_context(format!("old input {field:?} has another type"))
                     .with_source(e)
             }),
+        }
+    }
+
+    /// Every field of the input the previous request flashed (empty when none), as Laravel's
+    /// `old()` with no argument gives.
+    pub async fn old_input(&self) -> Result<Data> {
+        match self.flash_get::<Value>(OLD_INPUT_KEY).await? {
+            Some(Value::Object(input)) => Ok(input),
+            _ => Ok(Data::new()),
         }
     }
 
@@ -120,7 +130,7 @@ impl Session {
 
     /// Every flashed validation message, by field.
     pub async fn all_errors(&self) -> Result<BTreeMap<String, Vec<String>>> {
-        let Some(Value::Object(fields)) = self.flash_get::<Value>(ERRORS).await? else {
+        let Some(Value::Object(fields)) = self.flash_get::<Value>(ERRORS_KEY).await? else {
             return Ok(BTreeMap::new());
         };
         Ok(fields

@@ -60,6 +60,7 @@ use change::Change;
 pub use commit::{Committed, CookieAction};
 pub use config::{OnLoadError, SessionConfig};
 pub use csrf::CSRF_KEY;
+pub use form::{ERRORS_KEY, OLD_INPUT_KEY};
 use queue::{Handoff, Turn};
 pub use queue::{SessionQueue, SessionStats};
 use reads::Reads;
