@@ -145,7 +145,9 @@ impl Object for Captured {
             }
             "has" => {
                 let (key, _) = key_and_default("session.has", args)?;
-                Ok(Value::from(self.data.get(key).is_some_and(|v| !v.is_null())))
+                Ok(Value::from(
+                    self.data.get(key).is_some_and(|v| !v.is_null()),
+                ))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }

@@ -21,12 +21,15 @@ const CSRF_FIELD: &str = "_token";
 /// `errors`, `error`, `has_error`, `csrf_field` and `csrf_token` (the
 /// [table](crate#what-a-template-sees) says what each gives).
 pub fn add_session_functions(env: &mut Environment<'_>) {
-    env.add_function("flash", |state: &State, key: &str| -> Result<Value, Error> {
-        Ok(context(state, "flash")?
-            .flash
-            .get(key)
-            .map_or(Value::from(()), template_value))
-    });
+    env.add_function(
+        "flash",
+        |state: &State, key: &str| -> Result<Value, Error> {
+            Ok(context(state, "flash")?
+                .flash
+                .get(key)
+                .map_or(Value::from(()), template_value))
+        },
+    );
     env.add_function("flash_messages", |state: &State| -> Result<Value, Error> {
         let captured = context(state, "flash_messages")?;
         let shown = captured
@@ -55,11 +58,14 @@ pub fn add_session_functions(env: &mut Environment<'_>) {
             Ok(Value::from_iter(messages(state, "errors", field)?))
         },
     );
-    env.add_function("error", |state: &State, field: &str| -> Result<Value, Error> {
-        Ok(messages(state, "error", field)?
-            .first()
-            .map_or(Value::from(()), Value::from))
-    });
+    env.add_function(
+        "error",
+        |state: &State, field: &str| -> Result<Value, Error> {
+            Ok(messages(state, "error", field)?
+                .first()
+                .map_or(Value::from(()), Value::from))
+        },
+    );
     env.add_function(
         "has_error",
         |state: &State, field: &str| -> Result<bool, Error> {

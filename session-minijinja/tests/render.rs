@@ -38,7 +38,8 @@ fn environment() -> Arc<Environment<'static>> {
     env.add_session_functions();
     env.add_template("layout.html", LAYOUT).unwrap();
     env.add_template("signup.html", SIGNUP).unwrap();
-    env.add_template("bare.html", "{{ flash('status') }}").unwrap();
+    env.add_template("bare.html", "{{ flash('status') }}")
+        .unwrap();
     env.add_template("broken.html", "{{ csrf_field(1, 2) }}")
         .unwrap();
     Arc::new(env)
@@ -49,7 +50,13 @@ async fn signup_page(
     session: Session,
 ) -> Result<Html<String>, RenderError> {
     Ok(Html(
-        render(&env, "signup.html", &session, context! { title => "Sign up" }).await?,
+        render(
+            &env,
+            "signup.html",
+            &session,
+            context! { title => "Sign up" },
+        )
+        .await?,
     ))
 }
 
@@ -126,14 +133,10 @@ impl Browser {
             .oneshot(request.body(axum::body::Body::from(body)).unwrap())
             .await
             .unwrap();
-        let set_cookie = response.headers().get(header::SET_COOKIE).map(|v| {
-            v.to_str()
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .to_owned()
-        });
+        let set_cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
         if let Some(cookie) = &set_cookie {
             self.cookie = Some(cookie.clone());
         }
@@ -188,7 +191,11 @@ async fn a_failed_form_comes_back_once_with_escaped_input_and_errors_but_no_pass
     };
     let page = browser.get("/signup").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains(r#"value="18""#), "old() default: {}", page.body);
+    assert!(
+        page.body.contains(r#"value="18""#),
+        "old() default: {}",
+        page.body
+    );
     let token = csrf_token(&page.body);
 
     let answer = browser
@@ -213,20 +220,36 @@ async fn a_failed_form_comes_back_once_with_escaped_input_and_errors_but_no_pass
     assert!(!body.contains("<script>"), "unescaped input: {body}");
     assert!(body.contains(r#"value="12""#), "old(age): {body}");
     assert!(!body.contains("hunter2"), "the password came back: {body}");
-    assert!(body.contains(r#" aria-invalid="true""#), "has_error: {body}");
     assert!(
-        body.contains(r#"<p class="error">Enter an email address.</p><p class="error">It needs an @.</p>"#),
+        body.contains(r#" aria-invalid="true""#),
+        "has_error: {body}"
+    );
+    assert!(
+        body.contains(
+            r#"<p class="error">Enter an email address.</p><p class="error">It needs an @.</p>"#
+        ),
         "errors(): {body}"
     );
-    assert!(body.contains(r#"<p class="error">Too young.</p>"#), "error(): {body}");
+    assert!(
+        body.contains(r#"<p class="error">Too young.</p>"#),
+        "error(): {body}"
+    );
     assert!(
         body.contains(r#"<p id="flashes"></p>"#),
         "form input and errors are not flash messages of their own: {body}"
     );
 
     let page = browser.get("/signup").await;
-    assert!(!page.body.contains("class=\"error\""), "errors twice: {}", page.body);
-    assert!(page.body.contains(r#"value="18""#), "old input twice: {}", page.body);
+    assert!(
+        !page.body.contains("class=\"error\""),
+        "errors twice: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"value="18""#),
+        "old input twice: {}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -238,27 +261,36 @@ async fn the_csrf_field_passes_the_csrf_layer_and_the_flash_shows_once() {
     };
     let token = csrf_token(&browser.get("/signup").await.body);
     let refused = browser
-        .post("/signup", &[("email", "ada@example.com"), ("_token", "forged")])
+        .post(
+            "/signup",
+            &[("email", "ada@example.com"), ("_token", "forged")],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     let answer = browser
-        .post("/signup", &[("email", "ada@example.com"), ("_token", &token)])
+        .post(
+            "/signup",
+            &[("email", "ada@example.com"), ("_token", &token)],
+        )
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     let page = browser.get("/signup").await;
     assert!(
-        page.body.contains(r#"<p class="status">Welcome &lt;aboard&gt;!</p>"#),
+        page.body
+            .contains(r#"<p class="status">Welcome &lt;aboard&gt;!</p>"#),
         "flash, escaped: {}",
         page.body
     );
     assert!(
-        page.body.contains(r#"<p id="flashes">status=Welcome &lt;aboard&gt;!;</p>"#),
+        page.body
+            .contains(r#"<p id="flashes">status=Welcome &lt;aboard&gt;!;</p>"#),
         "flash_messages(): {}",
         page.body
     );
     assert!(
-        page.body.contains(r#"<p id="who">ada@example.com / light / True</p>"#),
+        page.body
+            .contains(r#"<p id="who">ada@example.com / light / True</p>"#),
         "session values: {}",
         page.body
     );
@@ -274,7 +306,8 @@ async fn the_csrf_field_passes_the_csrf_layer_and_the_flash_shows_once() {
     browser.get("/theme/dark").await;
     let page = browser.get("/signup").await;
     assert!(
-        page.body.contains(r#"<p id="who">ada@example.com / dark / True</p>"#),
+        page.body
+            .contains(r#"<p id="who">ada@example.com / dark / True</p>"#),
         "{}",
         page.body
     );
@@ -289,9 +322,18 @@ async fn rendering_changes_nothing_once_the_session_has_its_token() {
         cookie: None,
     };
     let first = browser.get("/signup").await;
-    assert!(first.set_cookie, "the first render stores the new CSRF token");
+    assert!(
+        first.set_cookie,
+        "the first render stores the new CSRF token"
+    );
     let key = session_core::SessionToken::parse(
-        browser.cookie.as_deref().unwrap().split_once('=').unwrap().1,
+        browser
+            .cookie
+            .as_deref()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1,
     )
     .unwrap()
     .key();
@@ -359,17 +401,20 @@ async fn bad_calls_fail_with_a_message_and_a_500_never_a_panic() {
         ("{{ old(1) }}", "old takes a key as a string"),
         ("{{ old('a', 'b', 'c') }}", "old takes a key and a default"),
         ("{{ session.get() }}", "session.get needs a key"),
-        ("{{ session.has(none) }}", "session.has takes a key as a string"),
+        (
+            "{{ session.has(none) }}",
+            "session.has takes a key as a string",
+        ),
         ("{{ session.nope() }}", "nope"),
         ("{{ errors() }}", "missing argument"),
     ] {
         let err = env
-            .render_str(template, context! { session => captured.clone().into_value() })
+            .render_str(
+                template,
+                context! { session => captured.clone().into_value() },
+            )
             .unwrap_err();
-        assert!(
-            format!("{err:#}").contains(expected),
-            "{template}: {err:#}"
-        );
+        assert!(format!("{err:#}").contains(expected), "{template}: {err:#}");
     }
     // Keys that are not there are none, not errors.
     let html = env
@@ -430,9 +475,12 @@ async fn a_session_the_store_cannot_load_answers_as_the_layer_does() {
         }
     }
     fn down() -> session_core::Error {
-        session_core::Error::new(session_core::ErrorKind::Backend, session_core::Operation::Load)
-            .with_store("down")
-            .temporary()
+        session_core::Error::new(
+            session_core::ErrorKind::Backend,
+            session_core::Operation::Load,
+        )
+        .with_store("down")
+        .temporary()
     }
     let session = Session::new(
         Arc::new(Down),

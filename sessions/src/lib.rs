@@ -88,13 +88,13 @@ pub use session_dynamo as dynamodb;
 /// The file driver (feature `file`).
 #[cfg(feature = "file")]
 pub use session_file as file;
+/// The session in minijinja templates: `flash`, `old`, `errors`, `csrf_field` ... (feature
+/// `minijinja`).
+#[cfg(feature = "minijinja")]
+pub use session_minijinja as templates;
 /// The Redis driver (feature `redis`).
 #[cfg(feature = "redis")]
 pub use session_redis as redis;
 /// The SQL driver: PostgreSQL, MySQL/MariaDB, SQLite (features `postgres`, `mysql`, `sqlite`).
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use session_sql as sql;
-/// The session in minijinja templates: `flash`, `old`, `errors`, `csrf_field` ... (feature
-/// `minijinja`).
-#[cfg(feature = "minijinja")]
-pub use session_minijinja as templates;

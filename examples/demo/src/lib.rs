@@ -115,6 +115,9 @@ async fn home(State(demo): Shared, session: Session) -> Page {
 }
 
 async fn login_form(State(demo): Shared, session: Session) -> Page {
+    if session.has("user").await? {
+        return Ok(Redirect::to("/").into_response());
+    }
     page(
         &demo,
         &session,
@@ -265,11 +268,15 @@ async fn sessions_of(
             continue;
         }
         // A session from before devices were recorded still shows, as an unknown device.
-        let device = record.get::<Device>("device").ok().flatten().unwrap_or(Device {
-            id: String::new(),
-            agent: String::new(),
-            signed_in: record.created_at,
-        });
+        let device = record
+            .get::<Device>("device")
+            .ok()
+            .flatten()
+            .unwrap_or(Device {
+                id: String::new(),
+                agent: String::new(),
+                signed_in: record.created_at,
+            });
         found.push((device, record.expires_at));
     }
     found.sort_by_key(|(d, _)| (Some(d.id.as_str()) != mine, std::cmp::Reverse(d.signed_in)));
@@ -312,9 +319,7 @@ async fn log_out_other_devices(State(demo): Shared, session: Session) -> Page {
     if let Some(store) = &demo.store {
         for key in store.list_by_owner(&user).await? {
             let other = match store.load(&key).await? {
-                Some(record) => {
-                    record.get::<Device>("device").ok().flatten().map(|d| d.id) != mine
-                }
+                Some(record) => record.get::<Device>("device").ok().flatten().map(|d| d.id) != mine,
                 None => false,
             };
             if other {

@@ -120,7 +120,10 @@ async fn login_regenerates_the_token_and_logout_ends_the_session() {
     )
     .await;
     assert!(html.contains("Welcome, ada!"), "{html}");
-    assert!(html.contains("Signed in as <strong id=\"user\">ada</strong>"), "{html}");
+    assert!(
+        html.contains("Signed in as <strong id=\"user\">ada</strong>"),
+        "{html}"
+    );
     assert!(
         html.contains("id=\"visits\">2</p>"),
         "data kept across regenerate: {html}"
@@ -208,11 +211,14 @@ async fn a_form_posted_without_its_csrf_token_is_refused() {
 #[tokio::test]
 async fn remember_me_keeps_the_cookie_for_thirty_days() {
     let (base, _) = serve().await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    // A signed-in visitor is sent home from the login page, so each login is a new browser.
+    let fresh = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
     let max_age = |response: &reqwest::Response| {
         response
             .headers()
@@ -226,6 +232,7 @@ async fn remember_me_keeps_the_cookie_for_thirty_days() {
             })
     };
     for (remember, expected) in [(false, 7200), (true, session_demo::REMEMBER_FOR.as_secs())] {
+        let client = fresh();
         let token = csrf_token(&page(&client, format!("{base}/login")).await);
         let mut form = vec![
             ("username", "ada"),

@@ -15,7 +15,6 @@ pub const OLD_INPUT_KEY: &str = "_old_input";
 /// The flash key [`Session::flash_errors`] keeps the validation errors under.
 pub const ERRORS_KEY: &str = "_errors";
 
-
 /// Which submitted fields to flash.
 enum Pick<'a> {
     All,
