@@ -1,5 +1,5 @@
 //! The contract and its checks, held to each other: every `# Behavior` bullet of the store
-//! trait, the client-side store, the lock, the `Session`, the layer and the CSRF layer names the conformance case that
+//! trait, the client-side store, the lock, the `Session`, the layer, the CSRF layer and the templates names the conformance case that
 //! checks it, every name is a case, and every case is named by a bullet.
 
 use std::collections::BTreeSet;
@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use session_conformance::{CHECKLIST_CASE, Suite};
 
 /// The documents that carry `# Behavior` lists, by path.
-const SOURCES: [(&str, &str); 6] = [
+const SOURCES: [(&str, &str); 7] = [
     (
         "session-core/src/store.rs",
         include_str!("../../session-core/src/store.rs"),
@@ -31,6 +31,10 @@ const SOURCES: [(&str, &str); 6] = [
     (
         "session-tower/src/csrf.rs",
         include_str!("../../session-tower/src/csrf.rs"),
+    ),
+    (
+        "session-minijinja/src/lib.rs",
+        include_str!("../../session-minijinja/src/lib.rs"),
     ),
 ];
 

@@ -58,6 +58,13 @@
 //! token gets one, as [`Session::csrf_token`] does, so every rendered form can carry it.
 //! That token is stored when the request commits.
 //!
+//! # Behavior
+//!
+//! - A template rendered on the next request sees the flash messages, form input and errors
+//!   the store kept, escaped, once; the request after sees none of them; `csrf_field()`
+//!   carries the session's own CSRF token (case
+//!   `request::templates_read_flash_input_errors_and_the_csrf_token_once`).
+//!
 //! The context is the variable `session`; the functions look it up there, so a template
 //! rendered with its context from [`render`] or with [`SessionContext::into_value`] under
 //! `session` finds them. Rendered without it, they fail with an error that says so.

@@ -136,6 +136,7 @@ fn router(layer: SessionLayer, gate: Shared) -> Router {
         .route("/form", post(form))
         .route("/old/{field}", get(old))
         .route("/errors/{field}", get(errors))
+        .route("/rendered", get(rendered))
         .with_state(gate)
         .layer(layer)
 }
@@ -325,6 +326,23 @@ async fn old(session: Session, Path(field): Path<String>) -> Reply {
 
 async fn errors(session: Session, Path(field): Path<String>) -> Reply {
     Ok(json(session.errors(&field).await?))
+}
+
+/// The template `/rendered` shows: a flash message, a session value, the flashed input and
+/// errors of the form, and the CSRF field.
+const PAGE: &str = r#"<p id=status>{{ flash("status") or "-" }}</p>
+<p id=colour>{{ session.colour or "-" }}</p>
+<input name=email value="{{ old("email", "-") }}">
+<p id=errors>{{ errors("email")|join("|") }}</p>
+<p id=invalid>{{ has_error("email") }}</p>
+{{ csrf_field() }}"#;
+
+async fn rendered(session: Session) -> Result<Response, session_minijinja::RenderError> {
+    let mut env = minijinja::Environment::new();
+    session_minijinja::add_session_functions(&mut env);
+    env.add_template("page.html", PAGE)?;
+    let html = session_minijinja::render(&env, "page.html", &session, minijinja::context! {}).await?;
+    Ok(html.into_response())
 }
 
 /// One response, read whole.

@@ -17,6 +17,7 @@ cases!("request":
     now_is_not_seen_by_the_next_request => Nothing,
     reflash_and_keep_carry_messages_one_more_request => Nothing,
     form_input_and_errors_come_back_once => Nothing,
+    templates_read_flash_input_errors_and_the_csrf_token_once => Nothing,
     idle_timeout_is_enforced_server_side => Nothing,
     absolute_timeout_is_enforced_server_side => Nothing,
 );
@@ -301,6 +302,54 @@ async fn absolute_timeout_is_enforced_server_side(fx: Fixture) -> CaseResult {
         answer.json()?,
         json!(null),
         "data past the absolute timeout of an active session"
+    );
+    Ok(())
+}
+
+/// The same flow seen from a template: what the store kept comes back through the template
+/// functions on the next request only, escaped, and the CSRF field carries the session's token.
+async fn templates_read_flash_input_errors_and_the_csrf_token_once(fx: Fixture) -> CaseResult {
+    let (router, _, _) = app(&fx, config()).await?;
+    let mut client = Client::new(router);
+    client.get("/set/colour/blue").await?;
+    client.get("/flash/status/saved").await?;
+    let page = client.get("/rendered").await?;
+    ensure_eq!(page.status.as_u16(), 200, "render status: {}", page.body);
+    ensure!(
+        page.body.contains("<p id=status>saved</p>") && page.body.contains("<p id=colour>blue</p>"),
+        "flash and session value: {}",
+        page.body
+    );
+    let token = client.get("/csrf/token").await?.json()?;
+    let field = format!(
+        r#"<input type="hidden" name="_token" value="{}">"#,
+        token.as_str().unwrap_or_default()
+    );
+    ensure!(page.body.contains(&field), "CSRF field {field} in {}", page.body);
+
+    client
+        .post_form("/form", "email=%3Cb%3Eada%40example.com&password=hunter2")
+        .await?;
+    let page = client.get("/rendered").await?;
+    ensure!(
+        page.body.contains(r#"value="&lt;b&gt;ada@example.com""#),
+        "old input, escaped: {}",
+        page.body
+    );
+    ensure!(
+        page.body.contains("<p id=errors>is already taken</p>")
+            && page.body.contains("<p id=invalid>True</p>"),
+        "errors: {}",
+        page.body
+    );
+    ensure!(!page.body.contains("hunter2"), "the password came back: {}", page.body);
+    let page = client.get("/rendered").await?;
+    ensure!(
+        page.body.contains(r#"value="-""#)
+            && page.body.contains("<p id=errors></p>")
+            && page.body.contains("<p id=status>-</p>"),
+        "flash, input and errors one request later: {}",
+        page.body
     );
     Ok(())
 }
