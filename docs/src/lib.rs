@@ -9,6 +9,9 @@ pub mod getting_started {}
 #[doc = include_str!("../guide/verbs.md")]
 pub mod verbs {}
 
+#[doc = include_str!("../guide/templates.md")]
+pub mod templates {}
+
 #[doc = include_str!("../guide/drivers.md")]
 pub mod drivers {}
 

@@ -485,7 +485,7 @@ async fn a_session_the_store_cannot_load_answers_as_the_layer_does() {
     let session = Session::new(
         Arc::new(Down),
         Arc::new(SessionConfig::default()),
-        Some(&session_core::SessionToken::generate().as_str().to_owned()),
+        Some(session_core::SessionToken::generate().as_str()),
     );
     let err = render(&environment(), "signup.html", &session, context! {})
         .await

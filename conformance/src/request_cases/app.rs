@@ -341,7 +341,8 @@ async fn rendered(session: Session) -> Result<Response, session_minijinja::Rende
     let mut env = minijinja::Environment::new();
     session_minijinja::add_session_functions(&mut env);
     env.add_template("page.html", PAGE)?;
-    let html = session_minijinja::render(&env, "page.html", &session, minijinja::context! {}).await?;
+    let html =
+        session_minijinja::render(&env, "page.html", &session, minijinja::context! {}).await?;
     Ok(html.into_response())
 }
 

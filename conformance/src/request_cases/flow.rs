@@ -325,7 +325,11 @@ async fn templates_read_flash_input_errors_and_the_csrf_token_once(fx: Fixture) 
         r#"<input type="hidden" name="_token" value="{}">"#,
         token.as_str().unwrap_or_default()
     );
-    ensure!(page.body.contains(&field), "CSRF field {field} in {}", page.body);
+    ensure!(
+        page.body.contains(&field),
+        "CSRF field {field} in {}",
+        page.body
+    );
 
     client
         .post_form("/form", "email=%3Cb%3Eada%40example.com&password=hunter2")
@@ -342,7 +346,11 @@ async fn templates_read_flash_input_errors_and_the_csrf_token_once(fx: Fixture) 
         "errors: {}",
         page.body
     );
-    ensure!(!page.body.contains("hunter2"), "the password came back: {}", page.body);
+    ensure!(
+        !page.body.contains("hunter2"),
+        "the password came back: {}",
+        page.body
+    );
     let page = client.get("/rendered").await?;
     ensure!(
         page.body.contains(r#"value="-""#)
