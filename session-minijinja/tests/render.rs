@@ -122,6 +122,14 @@ struct Page {
 }
 
 impl Browser {
+    /// A browser with no cookie yet, on the app over `store`.
+    fn new(store: Arc<MemoryStore>) -> Self {
+        Browser {
+            app: app(store),
+            cookie: None,
+        }
+    }
+
     async fn send(&mut self, request: http::request::Builder, body: String) -> Page {
         let request = match &self.cookie {
             Some(cookie) => request.header(header::COOKIE, cookie),
@@ -185,10 +193,7 @@ fn csrf_token(html: &str) -> String {
 
 #[tokio::test]
 async fn a_failed_form_comes_back_once_with_escaped_input_and_errors_but_no_password() {
-    let mut browser = Browser {
-        app: app(Arc::new(MemoryStore::new())),
-        cookie: None,
-    };
+    let mut browser = Browser::new(Arc::new(MemoryStore::new()));
     let page = browser.get("/signup").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(
@@ -255,10 +260,7 @@ async fn a_failed_form_comes_back_once_with_escaped_input_and_errors_but_no_pass
 #[tokio::test]
 async fn the_csrf_field_passes_the_csrf_layer_and_the_flash_shows_once() {
     let store = Arc::new(MemoryStore::new());
-    let mut browser = Browser {
-        app: app(store.clone()),
-        cookie: None,
-    };
+    let mut browser = Browser::new(store.clone());
     let token = csrf_token(&browser.get("/signup").await.body);
     let refused = browser
         .post(
@@ -317,10 +319,7 @@ async fn the_csrf_field_passes_the_csrf_layer_and_the_flash_shows_once() {
 #[tokio::test]
 async fn rendering_changes_nothing_once_the_session_has_its_token() {
     let store = Arc::new(MemoryStore::new());
-    let mut browser = Browser {
-        app: app(store.clone()),
-        cookie: None,
-    };
+    let mut browser = Browser::new(store.clone());
     let first = browser.get("/signup").await;
     assert!(
         first.set_cookie,
@@ -352,10 +351,7 @@ async fn rendering_changes_nothing_once_the_session_has_its_token() {
 
 #[tokio::test]
 async fn bad_calls_fail_with_a_message_and_a_500_never_a_panic() {
-    let mut browser = Browser {
-        app: app(Arc::new(MemoryStore::new())),
-        cookie: None,
-    };
+    let mut browser = Browser::new(Arc::new(MemoryStore::new()));
     let page = browser.get("/render/broken.html").await;
     assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(page.body, "page failed to render");

@@ -175,6 +175,20 @@ struct Person {
 }
 
 impl Person {
+    /// A person with a browser profile of their own, on the demo at `base`.
+    async fn open(
+        driver: &Driver,
+        chromium: Option<&Path>,
+        base: &str,
+        name: &'static str,
+    ) -> Result<Self, Failed> {
+        Ok(Person {
+            client: browser(driver, chromium).await?,
+            base: base.to_owned(),
+            name,
+        })
+    }
+
     async fn goto(&self, path: &str) -> Step {
         self.client
             .goto(&format!("{}{path}", self.base))
@@ -304,11 +318,7 @@ async fn steps(driver: &Driver, chromium: Option<&Path>) -> Step {
     let store = Arc::new(MemoryStore::new());
     let base = serve(store.clone()).await;
     let _ = std::fs::remove_dir_all(shots());
-    let ada = Person {
-        client: browser(driver, chromium).await?,
-        base: base.clone(),
-        name: "first browser",
-    };
+    let ada = Person::open(driver, chromium, &base, "first browser").await?;
 
     // 1. The visit counter counts this browser's visits.
     ada.goto("/").await?;
@@ -435,11 +445,7 @@ async fn steps(driver: &Driver, chromium: Option<&Path>) -> Step {
     ada.shot("07-remembered").await?;
 
     // 7. A second browser profile gets its own session, then signs in as the same user.
-    let other = Person {
-        client: browser(driver, chromium).await?,
-        base: base.clone(),
-        name: "second browser",
-    };
+    let other = Person::open(driver, chromium, &base, "second browser").await?;
     other.goto("/").await?;
     check(
         other.find("#visits").await?.text().await? == "1",
