@@ -134,4 +134,15 @@ impl SessionStore for Browser {
                 .with_store(self.name().to_owned()),
         )
     }
+
+    async fn walk(
+        &self,
+        _: Option<&session_core::WalkCursor>,
+        _: usize,
+    ) -> Result<session_core::WalkPage> {
+        Err(
+            Error::unsupported(Operation::Walk, "the server keeps no sessions")
+                .with_store(self.name().to_owned()),
+        )
+    }
 }

@@ -24,6 +24,8 @@ pub(crate) enum Needs {
     NoSweep,
     OwnerIndex,
     NoOwnerIndex,
+    Walk,
+    NoWalk,
     SizeLimit,
     /// A client-side store (sessions sealed in the cookie): the suite was made with
     /// `Suite::client_side`.
@@ -49,6 +51,8 @@ impl Needs {
                 Some("the store does not declare an owner index")
             }
             Needs::NoOwnerIndex if caps.owner_index => Some("the store declares an owner index"),
+            Needs::Walk if !caps.walk => Some("the store does not declare a walk"),
+            Needs::NoWalk if caps.walk => Some("the store declares a walk"),
             Needs::SizeLimit if caps.max_record_size.is_none() => {
                 Some("the store declares no maximum record size")
             }

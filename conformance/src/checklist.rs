@@ -13,6 +13,7 @@
 //! | native expiry | no: run a sweeper |
 //! | sweep | yes |
 //! | owner index | yes |
+//! | walk | yes |
 //! | shared across processes | yes |
 //! | maximum record | none |
 //! ```
@@ -24,12 +25,13 @@
 use session_core::Capabilities;
 
 /// The rows of the checklist, in the order the documentation lists them.
-pub const ROWS: [&str; 7] = [
+pub const ROWS: [&str; 8] = [
     "conditional writes",
     "revocable",
     "native expiry",
     "sweep",
     "owner index",
+    "walk",
     "shared across processes",
     "maximum record",
 ];
@@ -134,6 +136,7 @@ fn agrees(row: &str, value: &str, caps: &Capabilities) -> Result<(), String> {
         "native expiry" => caps.native_ttl,
         "sweep" => caps.sweep,
         "owner index" => caps.owner_index,
+        "walk" => caps.walk,
         _ => caps.shared,
     };
     if documented == declared {
@@ -159,6 +162,7 @@ mod tests {
 /// | native expiry | yes |
 /// | sweep | no: not needed |
 /// | owner index | yes |
+/// | walk | yes (SCAN) |
 /// | shared across processes | yes |
 /// | maximum record | 399_360 bytes encoded |
 ";
@@ -167,6 +171,7 @@ mod tests {
         Capabilities::default()
             .with_native_ttl(true)
             .with_owner_index(true)
+            .with_walk(true)
             .with_shared(true)
             .with_max_record_size(Some(399_360))
     }

@@ -139,4 +139,13 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         bump(&self.counts.other);
         self.inner.delete_by_owner(owner).await
     }
+
+    async fn walk(
+        &self,
+        from: Option<&session_core::WalkCursor>,
+        limit: usize,
+    ) -> Result<session_core::WalkPage> {
+        bump(&self.counts.other);
+        self.inner.walk(from, limit).await
+    }
 }

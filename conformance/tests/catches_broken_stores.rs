@@ -22,6 +22,7 @@ enum Flaw {
     TouchBumpsVersion,
     SweepDeletesLiveRecords,
     RevokeKeepsSessions,
+    WalkDropsLastOfPage,
 }
 
 /// A `MemoryStore` with one flaw, and a shadow copy of everything written to act it out.
@@ -137,6 +138,18 @@ impl SessionStore for Broken {
         }
         self.inner.delete_by_owner(owner).await
     }
+
+    async fn walk(
+        &self,
+        from: Option<&session_core::WalkCursor>,
+        limit: usize,
+    ) -> Result<session_core::WalkPage> {
+        let mut page = self.inner.walk(from, limit).await?;
+        if self.flaw == Flaw::WalkDropsLastOfPage && page.next.is_some() {
+            page.records.pop();
+        }
+        Ok(page)
+    }
 }
 
 fn report(flaw: Flaw) -> Report {
@@ -251,6 +264,14 @@ fn a_revocation_that_keeps_sessions_is_caught() {
     assert_caught(
         Flaw::RevokeKeepsSessions,
         &["store::delete_by_owner_revokes_only_that_owner"],
+    );
+}
+
+#[test]
+fn a_walk_that_drops_records_is_caught() {
+    assert_caught(
+        Flaw::WalkDropsLastOfPage,
+        &["store::walk_yields_every_live_record_in_pages"],
     );
 }
 

@@ -59,6 +59,7 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// | native expiry | yes: the expiry is sealed inside and checked on opening |
 /// | sweep | no: nothing is kept to sweep |
 /// | owner index | no |
+/// | walk | no: the sessions live in the browsers |
 /// | shared across processes | yes, for every process holding the same keys |
 /// | maximum record | 2960 bytes encoded (sealed, it fits a 4096-byte cookie) |
 ///

@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
+use crate::walk::{WalkCursor, WalkPage};
 
 /// A store that keeps copies of a backend's records in a faster store.
 ///
@@ -298,5 +299,10 @@ impl<C: SessionStore, B: SessionStore> SessionStore for CachingStore<C, B> {
             *generation += 1;
         }
         Ok(deleted)
+    }
+
+    /// Walks the backend, which holds every session; the cache holds only some.
+    async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+        self.backend.walk(from, limit).await
     }
 }

@@ -92,6 +92,8 @@ pub enum Operation {
     ListByOwner,
     /// [`crate::SessionStore::delete_by_owner`].
     DeleteByOwner,
+    /// [`crate::SessionStore::walk`].
+    Walk,
     /// Turning a record into bytes.
     Encode,
     /// Turning bytes into a record.
@@ -116,6 +118,7 @@ impl Operation {
             Operation::Sweep => "sweep",
             Operation::ListByOwner => "list by owner",
             Operation::DeleteByOwner => "delete by owner",
+            Operation::Walk => "walk",
             Operation::Encode => "encode",
             Operation::Decode => "decode",
             Operation::Connect => "connect",

@@ -53,6 +53,7 @@ mod record;
 mod store;
 mod stored;
 mod sweeper;
+mod walk;
 
 pub use caching::{CacheStats, CachingStore};
 pub use client::{ClientSideStore, Opened};
@@ -66,6 +67,7 @@ pub use moka::{MokaStore, MokaStoreBuilder};
 pub use record::{Data, Lifetime, MAX_OWNER_BYTES, Record, Value};
 pub use store::{Capabilities, SessionStore};
 pub use sweeper::Sweeper;
+pub use walk::{WalkCursor, WalkPage};
 
 /// Re-exported so stores and users name the same time and trait-macro crates.
 pub use async_trait::async_trait;

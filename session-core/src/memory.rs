@@ -13,6 +13,7 @@ use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
 use crate::stored::{OwnerIndex, Stored};
+use crate::walk::{WalkCursor, WalkPage};
 
 const NAME: &str = "memory";
 
@@ -36,6 +37,7 @@ const NAME: &str = "memory";
 /// | native expiry | no: expired records are dropped when met or swept |
 /// | sweep | yes |
 /// | owner index | yes |
+/// | walk | yes (in key order; each page looks at every key) |
 /// | shared across processes | no: one process's memory |
 /// | maximum record | none, unless [`MemoryStore::with_max_record_size`] sets one |
 ///
@@ -175,6 +177,7 @@ impl SessionStore for MemoryStore {
         Capabilities::default()
             .with_owner_index(true)
             .with_sweep(true)
+            .with_walk(true)
             .with_max_record_size(self.max_record_size)
     }
 
@@ -259,6 +262,35 @@ impl SessionStore for MemoryStore {
             .collect();
         live.sort();
         Ok(live)
+    }
+
+    async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+        let after = from.map(|c| c.key(NAME)).transpose()?;
+        let now = Utc::now();
+        let (entries, more) = {
+            let state = self.lock();
+            let live = state
+                .entries
+                .iter()
+                .filter(|(_, e)| e.is_live(now))
+                .map(|(k, _)| k.clone());
+            let (keys, more) = crate::walk::keys_after(live, after.as_ref(), limit);
+            let entries: Vec<Entry> = keys
+                .iter()
+                .filter_map(|k| state.entries.get(k).cloned())
+                .collect();
+            (entries, more)
+        };
+        // Decode outside the lock, as `load` does.
+        let records = entries
+            .iter()
+            .map(|e| e.record(&*self.codec, NAME))
+            .collect::<Result<Vec<Record>>>()?;
+        let next = match records.last() {
+            Some(last) if more => Some(WalkCursor::after(&last.key)),
+            _ => None,
+        };
+        Ok(WalkPage { records, next })
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {

@@ -17,6 +17,7 @@ use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
 use crate::stored::{OwnerIndex, Stored};
+use crate::walk::{WalkCursor, WalkPage};
 
 const NAME: &str = "moka";
 
@@ -41,6 +42,7 @@ type Owners = Arc<Mutex<OwnerIndex>>;
 /// | native expiry | yes: each entry expires at its record's idle expiry |
 /// | sweep | no: not needed |
 /// | owner index | yes |
+/// | walk | yes (in key order; each page looks at every cached key) |
 /// | shared across processes | no: one process's memory |
 /// | maximum record | none |
 ///
@@ -258,6 +260,7 @@ impl SessionStore for MokaStore {
         Capabilities::default()
             .with_owner_index(true)
             .with_native_ttl(true)
+            .with_walk(true)
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
@@ -405,6 +408,29 @@ impl SessionStore for MokaStore {
         }
         live.sort();
         Ok(live)
+    }
+
+    async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+        let after = from.map(|c| c.key(NAME)).transpose()?;
+        let now = Utc::now();
+        let live = self
+            .cache
+            .iter()
+            .filter(|(_, e)| e.is_live(now))
+            .map(|(k, _)| (*k).clone());
+        let (keys, more) = crate::walk::keys_after(live, after.as_ref(), limit);
+        let mut records = Vec::with_capacity(keys.len());
+        for key in &keys {
+            match self.cache.get(key).await {
+                Some(e) if e.is_live(now) => records.push(e.record(&*self.codec, NAME)?),
+                _ => {}
+            }
+        }
+        let next = match keys.last() {
+            Some(last) if more => Some(WalkCursor::after(last)),
+            _ => None,
+        };
+        Ok(WalkPage { records, next })
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::id::SessionKey;
 use crate::record::Record;
+use crate::walk::{WalkCursor, WalkPage};
 
 /// What a store can do beyond the required operations.
 ///
@@ -42,6 +43,9 @@ pub struct Capabilities {
     pub revocable: bool,
     /// The largest encoded record the store accepts, when it has a limit.
     pub max_record_size: Option<usize>,
+    /// [`SessionStore::walk`] goes through every live record in pages (for operators' tools:
+    /// counting, listing, migrating between stores).
+    pub walk: bool,
 }
 
 impl Default for Capabilities {
@@ -55,6 +59,7 @@ impl Default for Capabilities {
             shared: false,
             revocable: true,
             max_record_size: None,
+            walk: false,
         }
     }
 }
@@ -93,6 +98,12 @@ impl Capabilities {
     /// Sets [`Capabilities::revocable`].
     pub const fn with_revocable(mut self, on: bool) -> Self {
         self.revocable = on;
+        self
+    }
+
+    /// Sets [`Capabilities::walk`].
+    pub const fn with_walk(mut self, on: bool) -> Self {
+        self.walk = on;
         self
     }
 
@@ -224,6 +235,26 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     ///   [`Capabilities::owner_index`] is false (the same case as for `list_by_owner`,
     ///   `store::owner_index_without_capability_is_unsupported`).
     async fn delete_by_owner(&self, owner: &str) -> Result<u64>;
+
+    /// One page of a walk through every live record: at most `limit` records (a `limit` of
+    /// 0 counts as 1), and the cursor to pass for the next page, `None` once the walk is done.
+    /// Start with `from = None`. The walk is resumable: a cursor stays good for as long as the
+    /// store's layout does (a program may keep it and go on later). It reads page by page,
+    /// never every record at once, so it suits stores of any size.
+    ///
+    /// # Behavior
+    /// - Walking from the start until the cursor is `None` yields every record that stays
+    ///   live throughout, at least once, in pages of at most `limit`, and no deleted or expired
+    ///   record; a page may be short, even empty, and still have a cursor
+    ///   (case `store::walk_yields_every_live_record_in_pages`).
+    /// - A walk resumed from a cursor of an earlier page goes on from there, yielding none of
+    ///   the records the pages before it yielded (case `store::walk_resumes_from_a_cursor`).
+    /// - A cursor the store did not make fails with
+    ///   [`ErrorKind::Invalid`](crate::ErrorKind::Invalid), never a panic
+    ///   (case `store::walk_refuses_a_cursor_it_did_not_make`).
+    /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
+    ///   [`Capabilities::walk`] is false (case `store::walk_without_capability_is_unsupported`).
+    async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage>;
 }
 
 macro_rules! forward_store {
@@ -259,6 +290,9 @@ macro_rules! forward_store {
             }
             async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
                 (**self).delete_by_owner(owner).await
+            }
+            async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+                (**self).walk(from, limit).await
             }
         }
     )*};

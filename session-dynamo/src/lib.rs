@@ -50,7 +50,8 @@
 //!
 //! On the table and `table/sessions/index/owner-index`: `dynamodb:GetItem`, `dynamodb:PutItem`,
 //! `dynamodb:UpdateItem`, `dynamodb:DeleteItem`, `dynamodb:Query`. [`DynamoStore::create_table`]
-//! also needs `dynamodb:CreateTable`, `dynamodb:DescribeTable` and `dynamodb:UpdateTimeToLive`.
+//! also needs `dynamodb:CreateTable`, `dynamodb:DescribeTable` and `dynamodb:UpdateTimeToLive`;
+//! a walk (the `sessions` operator tool's count, list and migrate) needs `dynamodb:Scan`.
 //!
 //! # Cost per operation
 //!
@@ -65,6 +66,7 @@
 //! | touch | 1 `UpdateItem` | 1 write unit (writes count the whole item) |
 //! | delete | 1 `DeleteItem` | 1 write unit, +1 when it had an owner |
 //! | list by owner | 1 `Query` per page + 1 `GetItem` per session | 0.5 read unit per page + 1 per session |
+//! | walk, one page | 1 `Scan`, strongly consistent | 1 read unit per 4 KB scanned |
 //!
 //! With the session layer, a request that only reads costs one read unit; the idle expiry is
 //! refreshed by a touch at most once per `touch_interval` (60 seconds by default).

@@ -11,7 +11,7 @@ use session_core::chrono::{DateTime, Utc};
 use session_core::kit::{self, now_millis};
 use session_core::{
     Capabilities, Codec, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
-    async_trait,
+    WalkCursor, WalkPage, async_trait,
 };
 
 use crate::config::{DEFAULT_TIMEOUT, DynamoConfig};
@@ -38,6 +38,7 @@ type Item = HashMap<String, AttributeValue>;
 /// | native expiry | yes (TTL on `x`) |
 /// | sweep | no: not needed |
 /// | owner index | yes (GSI `owner-index` on `o`; hits are re-read consistently) |
+/// | walk | yes (a consistent, paginated `Scan`) |
 /// | shared across processes | yes |
 /// | maximum record | 399360 bytes encoded (390 KiB; DynamoDB's item limit is 400 KB) |
 ///
@@ -191,6 +192,7 @@ impl SessionStore for DynamoStore {
             .with_owner_index(true)
             .with_native_ttl(true)
             .with_shared(true)
+            .with_walk(true)
             .with_max_record_size(Some(MAX_DATA))
     }
 
@@ -371,6 +373,49 @@ impl SessionStore for DynamoStore {
         }
         live.sort();
         Ok(live)
+    }
+
+    /// One `Scan` page of at most `limit` items, read consistently; the cursor is the key
+    /// DynamoDB says the page ended at. Items past their expiry that TTL has not removed yet
+    /// are left out, so a page may be short.
+    async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+        const OP: Operation = Operation::Walk;
+        let start = from
+            .map(|c| c.key(NAME))
+            .transpose()?
+            .map(|key| HashMap::from([("k".to_owned(), s(key.as_str()))]));
+        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let page = self
+            .client
+            .scan()
+            .table_name(&*self.table)
+            .limit(limit)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| map(e, OP))?;
+        let now = now_millis();
+        let mut records = Vec::new();
+        for item in page.items() {
+            if is_live(item, now) {
+                records.push(self.record(item, OP)?);
+            }
+        }
+        let next = match page.last_evaluated_key() {
+            Some(last) => match last.get("k") {
+                Some(AttributeValue::S(key)) => {
+                    let key = SessionKey::parse(key).map_err(|e| {
+                        malformed(OP, "the scan ended at a key that is not a session key")
+                            .with_source(e)
+                    })?;
+                    Some(WalkCursor::after(&key))
+                }
+                _ => return Err(malformed(OP, "the scan ended at an item without a key")),
+            },
+            None => None,
+        };
+        Ok(WalkPage { records, next })
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {

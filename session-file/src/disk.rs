@@ -188,11 +188,81 @@ pub(crate) fn sweep_dir(job: &Job) -> Result<u64> {
     Ok(deleted)
 }
 
+/// One page of a walk in key order: the header and body of up to `limit` live session files
+/// whose keys come after `after`, and whether the page was filled (so more may follow).
+/// Shard folders are read one at a time, in order; a file that is not a session file is left
+/// out with a warning, as the sweep leaves it.
+pub(crate) fn walk_dir(
+    root: &Path,
+    after: Option<&SessionKey>,
+    limit: usize,
+) -> Result<(Vec<(SessionKey, u64, i64, Vec<u8>)>, bool)> {
+    const OP: Operation = Operation::Walk;
+    let now = now_millis();
+    let after_name = after.map(SessionKey::as_str);
+    let mut page = Vec::new();
+    let mut firsts = subdirs_for(root, OP)?;
+    firsts.sort();
+    for first in firsts {
+        let first_name = name_of(&first);
+        if after_name.is_some_and(|a| first_name.as_str() < &a[..2]) {
+            continue;
+        }
+        let mut shards = subdirs_for(&first, OP)?;
+        shards.sort();
+        for shard in shards {
+            let prefix = format!("{first_name}{}", name_of(&shard));
+            if after_name.is_some_and(|a| prefix.as_str() < &a[..4]) {
+                continue;
+            }
+            let mut keys: Vec<SessionKey> = Vec::new();
+            for entry in fs::read_dir(&shard).map_err(|e| map(e, OP, &shard))? {
+                let entry = entry.map_err(|e| map(e, OP, &shard))?;
+                if let Ok(key) = SessionKey::parse(&entry.file_name().to_string_lossy())
+                    && after.is_none_or(|a| &key > a)
+                {
+                    keys.push(key);
+                }
+            }
+            keys.sort();
+            for key in keys {
+                let path = shard.join(key.as_str());
+                match read_file(&path, OP) {
+                    Ok(Some((version, expires, body))) if expires > now => {
+                        page.push((key, version, expires, body));
+                        if page.len() >= limit {
+                            return Ok((page, true));
+                        }
+                    }
+                    // Gone since it was listed, or expired: not live.
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::Decode => {
+                        tracing::warn!(path = %path.display(), "not a session file; left out of the walk");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok((page, false))
+}
+
+fn name_of(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The shard folders directly under `dir` (two hex characters each).
 fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    subdirs_for(dir, Operation::Sweep)
+}
+
+/// The shard folders directly under `dir`, errors reported as part of `op`.
+fn subdirs_for(dir: &Path, op: Operation) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| map(e, Operation::Sweep, dir))? {
-        let entry = entry.map_err(|e| map(e, Operation::Sweep, dir))?;
+    for entry in fs::read_dir(dir).map_err(|e| map(e, op, dir))? {
+        let entry = entry.map_err(|e| map(e, op, dir))?;
         let name = entry.file_name();
         let is_shard = name.len() == 2
             && name

@@ -9,11 +9,14 @@ use std::time::Duration;
 use session_core::chrono::{DateTime, Utc};
 use session_core::kit::{self, now_millis};
 use session_core::{
-    Capabilities, Codec, Error, Operation, Record, Result, SessionKey, SessionStore, async_trait,
+    Capabilities, Codec, Error, Operation, Record, Result, SessionKey, SessionStore, WalkCursor,
+    WalkPage, async_trait,
 };
 
 use crate::config::FileConfig;
-use crate::disk::{Found, Job, file_bytes, found, read_file, remove, sweep_dir, write_atomic};
+use crate::disk::{
+    Found, Job, file_bytes, found, read_file, remove, sweep_dir, walk_dir, write_atomic,
+};
 use crate::error::{NAME, task_failed};
 
 /// Sessions as files under one directory.
@@ -39,6 +42,7 @@ use crate::error::{NAME, task_failed};
 /// | native expiry | no: expired files stay until swept (they are never returned) |
 /// | sweep | yes: [`SessionStore::sweep`] deletes expired files; run a `Sweeper` |
 /// | owner index | no: listing a user's sessions would read every file |
+/// | walk | yes (in key order, one shard folder at a time; a damaged file is left out with a warning) |
 /// | shared across processes | yes, on one machine (or a file system with working `flock`) |
 /// | maximum record | none |
 ///
@@ -157,7 +161,10 @@ impl SessionStore for FileStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_sweep(true).with_shared(true)
+        Capabilities::default()
+            .with_sweep(true)
+            .with_shared(true)
+            .with_walk(true)
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
@@ -272,5 +279,27 @@ impl SessionStore for FileStore {
             "the file store keeps no owner index; listing would read every session",
         )
         .with_store(NAME))
+    }
+
+    async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+        let after = from.map(|c| c.key(NAME)).transpose()?;
+        let limit = limit.max(1);
+        let root = self.root.clone();
+        let (files, filled) = self
+            .blocking(Operation::Walk, move |_| {
+                walk_dir(&root, after.as_ref(), limit)
+            })
+            .await?;
+        let next = match files.last() {
+            Some((key, ..)) if filled => Some(WalkCursor::after(key)),
+            _ => None,
+        };
+        let records = files
+            .into_iter()
+            .map(|(_, version, expires, body)| {
+                kit::decode(&*self.codec, &body, version, expires, NAME)
+            })
+            .collect::<Result<Vec<Record>>>()?;
+        Ok(WalkPage { records, next })
     }
 }

@@ -469,6 +469,13 @@ async fn a_session_the_store_cannot_load_answers_as_the_layer_does() {
         async fn delete_by_owner(&self, _: &str) -> session_core::Result<u64> {
             Err(down())
         }
+        async fn walk(
+            &self,
+            _: Option<&session_core::WalkCursor>,
+            _: usize,
+        ) -> session_core::Result<session_core::WalkPage> {
+            Err(down())
+        }
     }
     fn down() -> session_core::Error {
         session_core::Error::new(

@@ -10,7 +10,7 @@ use session_core::chrono::{DateTime, Utc};
 use session_core::kit::{self, now_millis, redacted_url};
 use session_core::{
     Capabilities, Error, ErrorKind, Operation, Record, Result, SessionKey, SessionStore,
-    async_trait,
+    WalkCursor, WalkPage, async_trait,
 };
 
 use crate::config::RedisConfig;
@@ -31,6 +31,7 @@ use crate::scripts;
 /// | native expiry | yes (`PEXPIREAT`) |
 /// | sweep | no: not needed (returns `Unsupported`) |
 /// | owner index | yes (a set per owner, cleaned as it is read) |
+/// | walk | yes (`SCAN` over the session keys, then one pipelined read per page) |
 /// | shared across processes | yes |
 /// | maximum record | none (Redis holds values up to 512 MB) |
 ///
@@ -164,6 +165,7 @@ impl SessionStore for RedisStore {
             .with_owner_index(true)
             .with_native_ttl(true)
             .with_shared(true)
+            .with_walk(true)
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
@@ -287,4 +289,115 @@ impl SessionStore for RedisStore {
             .await?;
         Ok(deleted)
     }
+
+    /// `SCAN` with `COUNT limit`, then the page's records in one pipelined round trip. `SCAN`
+    /// may answer a batch larger than `limit`; the batch is then sorted and handed out in
+    /// pages, the cursor naming the scan position and the last key taken from it.
+    async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+        const OP: Operation = Operation::Walk;
+        let limit = limit.max(1);
+        let (scan, after) = match from {
+            None => (0, None),
+            Some(cursor) => parse_cursor(cursor)?,
+        };
+        let prefix = self.session_prefix();
+        let mut conn = self.conn.clone();
+        let (next_scan, names): (u64, Vec<String>) = self
+            .run(
+                OP,
+                redis::cmd("SCAN")
+                    .arg(scan)
+                    .arg("MATCH")
+                    .arg(format!("{}*", glob_escaped(&prefix)))
+                    .arg("COUNT")
+                    .arg(limit)
+                    .arg("TYPE")
+                    .arg("hash")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let mut keys: Vec<SessionKey> = names
+            .iter()
+            .filter_map(|name| SessionKey::parse(name.strip_prefix(&prefix)?).ok())
+            .filter(|k| after.as_ref().is_none_or(|a| k > a))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let rest_of_batch = keys.len() > limit;
+        keys.truncate(limit);
+        let next = if rest_of_batch {
+            keys.last()
+                .map(|last| WalkCursor::new(format!("{scan}/{}", last.as_str())))
+        } else if next_scan != 0 {
+            Some(WalkCursor::new(next_scan.to_string()))
+        } else {
+            None
+        };
+        if keys.is_empty() {
+            return Ok(WalkPage {
+                records: Vec::new(),
+                next,
+            });
+        }
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.cmd("HMGET")
+                .arg(self.session_key(key))
+                .arg("v")
+                .arg("x")
+                .arg("d");
+        }
+        type Fields = (Option<u64>, Option<i64>, Option<Vec<u8>>);
+        let rows: Vec<Fields> = self.run(OP, pipe.query_async(&mut conn)).await?;
+        let now = now_millis();
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let (Some(version), Some(expires), Some(data)) = row
+                && expires > now
+            {
+                records.push(kit::decode(
+                    &*self.config.codec,
+                    &data,
+                    version,
+                    expires,
+                    NAME,
+                )?);
+            }
+        }
+        Ok(WalkPage { records, next })
+    }
+}
+
+/// A walk cursor this store made: the `SCAN` position, and the last key already handed out
+/// from that position's batch (`1234` or `1234/<key>`).
+fn parse_cursor(cursor: &WalkCursor) -> Result<(u64, Option<SessionKey>)> {
+    let invalid = || {
+        Error::new(ErrorKind::Invalid, Operation::Walk)
+            .with_store(NAME)
+            .with_context("the walk cursor was not made by this store")
+    };
+    let (scan, after) = match cursor.as_str().split_once('/') {
+        Some((scan, key)) => (scan, Some(key)),
+        None => (cursor.as_str(), None),
+    };
+    if scan.is_empty() || !scan.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let scan: u64 = scan.parse().map_err(|e| invalid().with_source(e))?;
+    let after = after
+        .map(|key| SessionKey::parse(key).map_err(|e| invalid().with_source(e)))
+        .transpose()?;
+    Ok((scan, after))
+}
+
+/// `text` with the glob characters of `SCAN ... MATCH` escaped.
+fn glob_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

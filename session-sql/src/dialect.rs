@@ -33,6 +33,7 @@ pub(crate) struct Statements {
     pub(crate) sweep_batch: String,
     pub(crate) list_by_owner: String,
     pub(crate) delete_by_owner: String,
+    pub(crate) walk: String,
 }
 
 /// Which SQL dialect to write.
@@ -91,6 +92,12 @@ impl Dialect {
             )),
             delete_by_owner: q(format!(
                 "DELETE FROM {t} WHERE owner = $1 AND expires_at > $2"
+            )),
+            // Keyset pages on the primary key: each page starts after the last key of the one
+            // before, so a walk reads no row twice and needs no open transaction.
+            walk: q(format!(
+                "SELECT session_key, version, expires_at, data FROM {t} \
+                 WHERE session_key > $1 AND expires_at > $2 ORDER BY session_key LIMIT $3"
             )),
         }
     }

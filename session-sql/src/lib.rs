@@ -24,6 +24,7 @@
 //! | native expiry | no: expired rows stay until swept (they are never returned) |
 //! | sweep | yes, in bounded batches |
 //! | owner index | yes (an index on `owner`) |
+//! | walk | yes (keyset pages on the primary key) |
 //! | shared across processes | yes (SQLite: processes on one machine) |
 //! | maximum record | none |
 //!

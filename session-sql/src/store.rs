@@ -105,6 +105,7 @@ macro_rules! sql_store {
                     .with_sweep(true)
                     .with_owner_index(true)
                     .with_shared(true)
+                    .with_walk(true)
             }
 
             async fn load(
@@ -164,6 +165,15 @@ macro_rules! sql_store {
                     self.delete_by_owner_now(owner),
                 )
                 .await
+            }
+
+            async fn walk(
+                &self,
+                from: Option<&session_core::WalkCursor>,
+                limit: usize,
+            ) -> session_core::Result<session_core::WalkPage> {
+                self.bounded(session_core::Operation::Walk, self.walk_now(from, limit))
+                    .await
             }
         }
 
@@ -335,6 +345,45 @@ macro_rules! sql_store {
                 keys.iter()
                     .map(|k| $crate::store::parse_key(k, OP, $name))
                     .collect()
+            }
+
+            async fn walk_now(
+                &self,
+                from: Option<&session_core::WalkCursor>,
+                limit: usize,
+            ) -> session_core::Result<session_core::WalkPage> {
+                use sqlx::Row;
+                const OP: session_core::Operation = session_core::Operation::Walk;
+                let after = match from {
+                    Some(cursor) => cursor.key($name)?.as_str().to_owned(),
+                    None => String::new(),
+                };
+                let limit = limit.clamp(1, i64::MAX as usize);
+                let rows = sqlx::query(&self.sql.walk)
+                    .bind(after)
+                    .bind(session_core::kit::now_millis())
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| Self::fail(e, OP))?;
+                let full = rows.len() >= limit;
+                let mut records = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let key: String = row.try_get(0).map_err(|e| Self::fail(e, OP))?;
+                    let version: i64 = row.try_get(1).map_err(|e| Self::fail(e, OP))?;
+                    let expires: i64 = row.try_get(2).map_err(|e| Self::fail(e, OP))?;
+                    let data: Vec<u8> = row.try_get(3).map_err(|e| Self::fail(e, OP))?;
+                    let mut record =
+                        $crate::store::record(&*self.codec, &data, version, expires, $name)?;
+                    // The key column is the truth; a record names the key it is stored under.
+                    record.key = $crate::store::parse_key(&key, OP, $name)?;
+                    records.push(record);
+                }
+                let next = match records.last() {
+                    Some(last) if full => Some(session_core::WalkCursor::after(&last.key)),
+                    _ => None,
+                };
+                Ok(session_core::WalkPage { records, next })
             }
 
             async fn delete_by_owner_now(&self, owner: &str) -> session_core::Result<u64> {

@@ -228,6 +228,13 @@ impl SessionStore for FailingSaves {
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
         self.inner.delete_by_owner(owner).await
     }
+    async fn walk(
+        &self,
+        from: Option<&session_core::WalkCursor>,
+        limit: usize,
+    ) -> Result<session_core::WalkPage> {
+        self.inner.walk(from, limit).await
+    }
 }
 
 #[tokio::test]

@@ -75,6 +75,13 @@ impl SessionStore for Flaky {
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
         self.inner.delete_by_owner(owner).await
     }
+    async fn walk(
+        &self,
+        from: Option<&session_core::WalkCursor>,
+        limit: usize,
+    ) -> Result<session_core::WalkPage> {
+        self.inner.walk(from, limit).await
+    }
 }
 
 async fn write(session: Session) -> &'static str {

@@ -242,6 +242,13 @@ impl SessionStore for Down {
             "no owner index",
         ))
     }
+    async fn walk(
+        &self,
+        _: Option<&session_core::WalkCursor>,
+        _: usize,
+    ) -> Result<session_core::WalkPage> {
+        Err(Error::unsupported(Operation::Walk, "no walk"))
+    }
 }
 
 #[tokio::test]

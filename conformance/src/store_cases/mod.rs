@@ -6,6 +6,7 @@ mod lock;
 mod owner;
 mod sealed;
 mod values;
+mod walk;
 
 use crate::case::Case;
 
@@ -17,5 +18,6 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(values::all());
     cases.extend(lock::all());
     cases.extend(sealed::all());
+    cases.extend(walk::all());
     cases
 }

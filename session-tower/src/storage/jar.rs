@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use session_core::chrono::{DateTime, Utc};
 use session_core::{
-    Capabilities, Error, Operation, Record, Result, SessionKey, SessionStore, async_trait,
+    Capabilities, Error, Operation, Record, Result, SessionKey, SessionStore, WalkCursor, WalkPage,
+    async_trait,
 };
 
 /// The records of one client-side request, by key. It holds the opened record and, after a
@@ -115,6 +116,13 @@ impl SessionStore for RequestJar {
         Err(self.err(Error::unsupported(
             Operation::DeleteByOwner,
             "client-side sessions cannot be revoked by the server",
+        )))
+    }
+
+    async fn walk(&self, _: Option<&WalkCursor>, _: usize) -> Result<WalkPage> {
+        Err(self.err(Error::unsupported(
+            Operation::Walk,
+            "client-side sessions live in the browsers, not on the server",
         )))
     }
 }
