@@ -72,7 +72,8 @@ pub use session_tower::{
 pub use session_core::{
     CacheStats, CachingStore, Capabilities, ClientSideStore, Codec, Data, Format, Json, LockLease,
     MAX_OWNER_BYTES, MemoryStore, MessagePack, Opened, Operation, Record, Result, SessionKey,
-    SessionLock, SessionStore, SessionToken, StoreLock, Sweeper, async_trait, chrono, codec, kit,
+    SessionLock, SessionStore, SessionToken, StoreLock, Sweeper, WalkCursor, WalkPage, async_trait,
+    chrono, codec, kit,
 };
 pub use session_tower::{Committed, CookieAction, SessionQueue};
 

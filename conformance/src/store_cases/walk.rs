@@ -55,7 +55,14 @@ async fn walk_yields_every_live_record_in_pages(fx: Fixture) -> CaseResult {
     for record in &deleted {
         store.delete(&record.key).await?;
     }
-    wait_past(expiring.iter().map(|r| r.expires_at).max().unwrap_or_default()).await;
+    wait_past(
+        expiring
+            .iter()
+            .map(|r| r.expires_at)
+            .max()
+            .unwrap_or_default(),
+    )
+    .await;
 
     // Other cases may share the backend: what this case made is checked, not the total.
     let (seen, pages) = walk_all(&*store, None, 4).await?;
@@ -121,11 +128,21 @@ async fn walk_resumes_from_a_cursor(fx: Fixture) -> CaseResult {
 async fn walk_refuses_a_cursor_it_did_not_make(fx: Fixture) -> CaseResult {
     let store = fx.store().await?;
     store.create(&long_lived()).await?;
-    for garbage in ["", "not a cursor", "\u{0}\u{ffff}", "-1", "🦀🦀🦀", &"z".repeat(5000)] {
+    for garbage in [
+        "",
+        "not a cursor",
+        "\u{0}\u{ffff}",
+        "-1",
+        "🦀🦀🦀",
+        &"z".repeat(5000),
+    ] {
         expect_kind(
             store.walk(Some(&WalkCursor::new(garbage)), 5).await,
             ErrorKind::Invalid,
-            &format!("walk from {:?}", garbage.chars().take(20).collect::<String>()),
+            &format!(
+                "walk from {:?}",
+                garbage.chars().take(20).collect::<String>()
+            ),
         )?;
     }
     Ok(())
