@@ -24,5 +24,8 @@ pub mod caching {}
 #[doc = include_str!("../guide/custom-store.md")]
 pub mod custom_store {}
 
+#[doc = include_str!("../guide/operators.md")]
+pub mod operators {}
+
 #[doc = include_str!("../guide/benchmarks.md")]
 pub mod benchmarks {}

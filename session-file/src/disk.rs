@@ -188,6 +188,9 @@ pub(crate) fn sweep_dir(job: &Job) -> Result<u64> {
     Ok(deleted)
 }
 
+/// A session file as a walk reads it: its key, version, idle expiry and encoded record.
+pub(crate) type WalkedFile = (SessionKey, u64, i64, Vec<u8>);
+
 /// One page of a walk in key order: the header and body of up to `limit` live session files
 /// whose keys come after `after`, and whether the page was filled (so more may follow).
 /// Shard folders are read one at a time, in order; a file that is not a session file is left
@@ -196,7 +199,7 @@ pub(crate) fn walk_dir(
     root: &Path,
     after: Option<&SessionKey>,
     limit: usize,
-) -> Result<(Vec<(SessionKey, u64, i64, Vec<u8>)>, bool)> {
+) -> Result<(Vec<WalkedFile>, bool)> {
     const OP: Operation = Operation::Walk;
     let now = now_millis();
     let after_name = after.map(SessionKey::as_str);
