@@ -330,6 +330,50 @@ async fn a_file_store_without_an_owner_index_is_still_counted_revoked_and_swept(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn without_a_url_it_works_on_the_store_the_application_settings_name() {
+    let dir = scratch("settings");
+    let store = store(&format!("file://{}", dir.display())).await;
+    fill(&store, 7, "cy", 2).await;
+    let file = dir.join("session.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "driver = \"file\"\nfiles_path = {:?}\n",
+            dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let file_arg = file.display().to_string();
+    assert_eq!(ok(&["--config", &file_arg, "count"])["count"], 7);
+    // SESSION_CONFIG names the file as it does for applications; SESSION_* variables win.
+    let output = Command::new(env!("CARGO_BIN_EXE_sessions"))
+        .args(["count", "--owner", "cy", "--json"])
+        .env("SESSION_CONFIG", &file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let counted: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(counted["count"], 2);
+    let output = Command::new(env!("CARGO_BIN_EXE_sessions"))
+        .args(["count"])
+        .env("SESSION_CONFIG", &file)
+        .env("SESSION_DRIVER", "redis")
+        .env("SESSION_REDIS_URL", "redis://127.0.0.1:1/")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "the variables win over the file"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_migration_resumes_where_its_file_says() {
     let dir = scratch("resume");
     let from = format!("file://{}/from", dir.display());
