@@ -123,6 +123,10 @@ pub(crate) async fn connect(
     sessions::store(settings).await.map_err(|e| {
         let what = sessions::kit::redacted_url(what);
         match Failure::from(e) {
+            Failure::Usage(m) if m.contains("feature") => Failure::Usage(format!(
+                "{what}: {m}; this build of the command leaves that store out (build session-cli \
+                 with its default features, or the store's feature)"
+            )),
             Failure::Usage(m) => Failure::Usage(format!("{what}: {m}")),
             Failure::Store(m) => Failure::Store(format!("cannot reach {what}: {m}")),
             other => other,

@@ -98,7 +98,7 @@ async fn page(demo: &Demo, session: &Session, name: &str, context: Value) -> Pag
 async fn signed_in(session: &Session) -> Result<Option<String>, Error> {
     let user = session.get::<String>("user").await?;
     if user.is_none() {
-        session.flash("status", "Log in first.").await?;
+        session.flash("notice", "Log in first.").await?;
     }
     Ok(user)
 }

@@ -433,6 +433,11 @@ async fn steps(driver: &Driver, chromium: Option<&Path>) -> Step {
             && !text.contains("Log out"),
         format!("Back after logout shows signed-in content: {text}"),
     )?;
+    // The profile page was fetched again (it is never cached) and sent the visitor to log in.
+    check(
+        text.contains("Log in first."),
+        format!("Back after logout came from the cache: {text}"),
+    )?;
     ada.shot("06-back-after-logout").await?;
 
     // 6. Remember me: the cookie lasts thirty days.
