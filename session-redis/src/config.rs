@@ -25,6 +25,8 @@ use session_core::kit::redacted_url;
 #[derive(Clone)]
 pub struct RedisConfig {
     pub(crate) url: String,
+    /// Cluster nodes to discover the cluster from; empty for one server.
+    pub(crate) cluster: Vec<String>,
     pub(crate) prefix: String,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -38,11 +40,43 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         RedisConfig {
             url: url.into(),
+            cluster: Vec::new(),
             prefix: "session:".into(),
             timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
             codec: default_codec(),
         }
+    }
+
+    /// Settings for a Redis Cluster, discovered from any of `nodes` (`redis://host:port`, one
+    /// or more primaries or replicas); the client follows `MOVED` and `ASK` redirections and
+    /// topology changes (a failover) by itself. The defaults are those of [`RedisConfig::new`].
+    ///
+    /// In a cluster, every server-side script touches one key, so no script crosses slots: the
+    /// owner index is updated by calls of its own, in an order that keeps every live session in
+    /// its owner's set (a member left over by an interrupted call is dropped when read). A save
+    /// that carries an owner costs one round trip more than on one server.
+    ///
+    /// ```
+    /// use session_redis::RedisConfig;
+    ///
+    /// let config = RedisConfig::cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]);
+    /// assert!(config.is_cluster());
+    /// ```
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let cluster: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut config = RedisConfig::new(cluster.first().cloned().unwrap_or_default());
+        config.cluster = cluster;
+        config
+    }
+
+    /// Whether these settings name a cluster ([`RedisConfig::cluster`]).
+    pub fn is_cluster(&self) -> bool {
+        !self.cluster.is_empty()
     }
 
     /// Puts every key this store writes under `prefix`, so several applications (or test
@@ -83,6 +117,14 @@ impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &redacted_url(&self.url))
+            .field(
+                "cluster",
+                &self
+                    .cluster
+                    .iter()
+                    .map(|u| redacted_url(u))
+                    .collect::<Vec<_>>(),
+            )
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)

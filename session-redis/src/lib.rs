@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cluster;
 mod config;
 mod error;
 mod scripts;

@@ -137,3 +137,97 @@ return deleted
 "#,
     )
 });
+
+// In a cluster every script touches one key (no script crosses slots), and the owner index is
+// kept by calls of its own, ordered so that a live session is always in its owner's set: the
+// owner is added (and the set's life extended) before the session is written, and removed only
+// after. A member an interrupted call leaves behind is dropped when the set is read.
+
+/// KEYS[1] owner set; ARGV: member, expires, now. Adds the member and makes the set live at
+/// least until `expires`.
+pub(crate) static OWNER_ADD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 or tonumber(ARGV[3]) + ttl < tonumber(ARGV[2]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+"#,
+    )
+});
+
+/// KEYS[1] session; ARGV: version, expires, data, owner, now. Returns `{1, old owner}` when
+/// created (the old owner of an expired record it replaced, or ''), `{0, ''}` when a live
+/// record holds the key.
+pub(crate) static CLUSTER_CREATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local old = ''
+local x = redis.call('HGET', KEYS[1], 'x')
+if x then
+  if tonumber(x) > tonumber(ARGV[5]) then return {0, ''} end
+  old = redis.call('HGET', KEYS[1], 'o') or ''
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return {1, old}
+"#,
+    )
+});
+
+/// KEYS[1] session; ARGV: expected version, expires, data, owner, now. Returns `{new
+/// version, old owner}`, `{-1, ''}` when the record is gone, `{-2, ''}` on a version mismatch.
+pub(crate) static CLUSTER_SAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local h = redis.call('HMGET', KEYS[1], 'v', 'x', 'o')
+if not h[1] or tonumber(h[2]) <= tonumber(ARGV[5]) then return {-1, ''} end
+if tonumber(h[1]) ~= tonumber(ARGV[1]) then return {-2, ''} end
+local next = tonumber(h[1]) + 1
+redis.call('HSET', KEYS[1], 'v', next, 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return {next, h[3] or ''}
+"#,
+    )
+});
+
+/// KEYS[1] session; ARGV: expires, now. Returns 1, or 0 when gone.
+pub(crate) static CLUSTER_TOUCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local x = redis.call('HGET', KEYS[1], 'x')
+if not x or tonumber(x) <= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'x', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// KEYS[1] session. Deletes it and returns its owner ('' for none).
+pub(crate) static CLUSTER_DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local o = redis.call('HGET', KEYS[1], 'o') or ''
+redis.call('DEL', KEYS[1])
+return o
+"#,
+    )
+});
+
+/// KEYS[1] session; ARGV: owner, now. Deletes the session if `owner` owns it: returns 1 when
+/// it was live, 0 when it had expired, -1 when another owner (or none) has it.
+pub(crate) static CLUSTER_DELETE_IF_OWNER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local h = redis.call('HMGET', KEYS[1], 'x', 'o')
+if h[2] ~= ARGV[1] then return -1 end
+redis.call('DEL', KEYS[1])
+if h[1] and tonumber(h[1]) > tonumber(ARGV[2]) then return 1 end
+return 0
+"#,
+    )
+});

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
 use redis::{Client, RedisResult};
 use session_core::chrono::{DateTime, Utc};
 use session_core::kit::{self, now_millis, redacted_url};
@@ -13,6 +14,7 @@ use session_core::{
     WalkCursor, WalkPage, async_trait,
 };
 
+use crate::cluster::Conn;
 use crate::config::RedisConfig;
 use crate::error::{NAME, map};
 use crate::scripts;
@@ -35,8 +37,8 @@ use crate::scripts;
 /// | shared across processes | yes |
 /// | maximum record | none (Redis holds values up to 512 MB) |
 ///
-/// Needs Redis 6 or later; scripts touch keys they derive from the owner name, so Redis Cluster
-/// is not supported yet.
+/// Needs Redis 6 or later. [`RedisConfig::cluster`] runs the same store on a Redis Cluster:
+/// there every script touches one key, and the owner index is kept by calls of its own.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), session_core::Error> {
@@ -47,13 +49,16 @@ use crate::scripts;
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     config: Arc<RedisConfig>,
 }
 
 impl RedisStore {
     /// Connects to the server in `config`, failing if it cannot be reached.
     pub async fn connect(config: RedisConfig) -> Result<Self> {
+        if config.is_cluster() {
+            return Self::connect_cluster(config).await;
+        }
         let client = Client::open(config.url.as_str()).map_err(|e| {
             Error::new(ErrorKind::Config, Operation::Connect)
                 .with_store(NAME)
@@ -71,16 +76,69 @@ impl RedisStore {
                     .with_context(format!("cannot connect to {}", redacted_url(&config.url)))
             })?;
         Ok(RedisStore {
-            conn,
+            conn: Conn::One(conn),
             config: Arc::new(config),
         })
     }
 
-    fn session_prefix(&self) -> String {
+    /// Connects to the cluster the configured nodes belong to.
+    async fn connect_cluster(config: RedisConfig) -> Result<Self> {
+        let shown = config
+            .cluster
+            .iter()
+            .map(|u| redacted_url(u))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let client = ClusterClientBuilder::new(config.cluster.iter().map(String::as_str))
+            .connection_timeout(config.connect_timeout)
+            .response_timeout(config.timeout)
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorKind::Config, Operation::Connect)
+                    .with_store(NAME)
+                    .with_context(format!("invalid Redis Cluster nodes {shown}"))
+                    .with_source(e)
+            })?;
+        let conn = kit::within(
+            config.connect_timeout * 2,
+            NAME,
+            Operation::Connect,
+            async {
+                client.get_async_connection().await.map_err(|e| {
+                    map(e, Operation::Connect)
+                        .with_context(format!("cannot connect to the cluster at {shown}"))
+                })
+            },
+        )
+        .await?;
+        Ok(RedisStore {
+            conn: Conn::Cluster(conn),
+            config: Arc::new(config),
+        })
+    }
+
+    /// A handle on the connection (cheap: it is shared).
+    pub(crate) fn conn(&self) -> Conn {
+        self.conn.clone()
+    }
+
+    pub(crate) fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    fn is_cluster(&self) -> bool {
+        matches!(self.conn, Conn::Cluster(_))
+    }
+
+    pub(crate) fn owner_key(&self, owner: &str) -> String {
+        format!("{}o:{owner}", self.config.prefix)
+    }
+
+    pub(crate) fn session_prefix(&self) -> String {
         format!("{}s:", self.config.prefix)
     }
 
-    fn session_key(&self, key: &SessionKey) -> String {
+    pub(crate) fn session_key(&self, key: &SessionKey) -> String {
         format!("{}s:{}", self.config.prefix, key.as_str())
     }
 
@@ -89,7 +147,11 @@ impl RedisStore {
     }
 
     /// Runs `op` with the configured time limit, mapping errors.
-    async fn run<T>(&self, op: Operation, call: impl Future<Output = RedisResult<T>>) -> Result<T> {
+    pub(crate) async fn run<T>(
+        &self,
+        op: Operation,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T> {
         kit::within(self.config.timeout, NAME, op, async {
             call.await.map_err(|e| map(e, op))
         })
@@ -100,7 +162,7 @@ impl RedisStore {
     /// expiry, encoded data and owner, the caller's clock, and the owner-index names.
     async fn write(&self, script: &redis::Script, record: &Record, op: Operation) -> Result<i64> {
         let data = self.encode(record, op)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.run(
             op,
             script
@@ -124,7 +186,7 @@ impl RedisStore {
         owner: &str,
         op: Operation,
     ) -> Result<T> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.run(
             op,
             script
@@ -137,7 +199,7 @@ impl RedisStore {
         .await
     }
 
-    fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
+    pub(crate) fn encode(&self, record: &Record, op: Operation) -> Result<Vec<u8>> {
         kit::encode(&*self.config.codec, record, None, NAME, op)
     }
 }
@@ -169,7 +231,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let redis_key = self.session_key(key);
         let (version, expires, data): (Option<u64>, Option<i64>, Option<Vec<u8>>) = self
             .run(
@@ -192,10 +254,14 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &Record) -> Result<()> {
-        let created = self
-            .write(&scripts::CREATE, record, Operation::Create)
-            .await?;
-        if created == 1 {
+        let created = if self.is_cluster() {
+            self.cluster_create(record).await?
+        } else {
+            self.write(&scripts::CREATE, record, Operation::Create)
+                .await?
+                == 1
+        };
+        if created {
             Ok(())
         } else {
             Err(Error::already_exists(Operation::Create).with_store(NAME))
@@ -203,7 +269,11 @@ impl SessionStore for RedisStore {
     }
 
     async fn save(&self, record: &Record) -> Result<u64> {
-        let outcome = self.write(&scripts::SAVE, record, Operation::Save).await?;
+        let outcome = if self.is_cluster() {
+            self.cluster_save(record).await?
+        } else {
+            self.write(&scripts::SAVE, record, Operation::Save).await?
+        };
         match outcome {
             -1 => Err(Error::not_found(Operation::Save).with_store(NAME)),
             -2 => Err(Error::conflict(Operation::Save)
@@ -221,7 +291,14 @@ impl SessionStore for RedisStore {
     }
 
     async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
-        let mut conn = self.conn.clone();
+        if self.is_cluster() {
+            return if self.cluster_touch(key, millis(expires_at)).await? {
+                Ok(())
+            } else {
+                Err(Error::not_found(Operation::Touch).with_store(NAME))
+            };
+        }
+        let mut conn = self.conn();
         let touched: i64 = self
             .run(
                 Operation::Touch,
@@ -242,7 +319,10 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<()> {
-        let mut conn = self.conn.clone();
+        if self.is_cluster() {
+            return self.cluster_delete(key).await;
+        }
+        let mut conn = self.conn();
         let _: i64 = self
             .run(
                 Operation::Delete,
@@ -265,6 +345,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
+        if self.is_cluster() {
+            return self.cluster_list_by_owner(owner).await;
+        }
         let members: Vec<String> = self
             .owner_script(&scripts::LIST_BY_OWNER, owner, Operation::ListByOwner)
             .await?;
@@ -284,6 +367,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
+        if self.is_cluster() {
+            return self.cluster_delete_by_owner(owner).await;
+        }
         let deleted: u64 = self
             .owner_script(&scripts::DELETE_BY_OWNER, owner, Operation::DeleteByOwner)
             .await?;
@@ -294,6 +380,9 @@ impl SessionStore for RedisStore {
     /// may answer a batch larger than `limit`; the batch is then sorted and handed out in
     /// pages, the cursor naming the scan position and the last key taken from it.
     async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
+        if self.is_cluster() {
+            return self.cluster_walk(from, limit).await;
+        }
         const OP: Operation = Operation::Walk;
         let limit = limit.max(1);
         let (scan, after) = match from {
@@ -301,7 +390,7 @@ impl SessionStore for RedisStore {
             Some(cursor) => parse_cursor(cursor)?,
         };
         let prefix = self.session_prefix();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let (next_scan, names): (u64, Vec<String>) = self
             .run(
                 OP,

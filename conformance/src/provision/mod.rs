@@ -30,9 +30,11 @@ use tokio::sync::OnceCell;
 use crate::setup::SetupError;
 
 mod catalog;
+mod cluster;
 mod container;
 
 pub use catalog::{DYNAMODB, MYSQL, POSTGRES, REDIS, dynamodb, mysql, postgres, redis};
+pub use cluster::{REDIS_CLUSTER, RedisCluster, cluster_nodes, own_redis_cluster, redis_cluster};
 pub use container::{Container, Ready, own_container, start_container};
 
 /// The image to start for `backend`: its image variable, or its default.

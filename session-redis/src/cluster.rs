@@ -1,0 +1,394 @@
+//! Redis Cluster: the connection to either kind of deployment, and the operations whose shape
+//! differs in a cluster (every script touches one key; the owner index is kept by calls of its
+//! own; a walk goes slot by slot).
+
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+use session_core::kit::{self, now_millis};
+use session_core::{Error, ErrorKind, Operation, Record, Result, SessionKey, WalkCursor, WalkPage};
+
+use crate::error::NAME;
+use crate::scripts;
+use crate::store::RedisStore;
+
+/// Slots in a Redis Cluster.
+const SLOTS: u16 = 16384;
+
+/// The connection to one server or to a cluster; both reconnect by themselves.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    One(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::One(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::One(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::One(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl RedisStore {
+    /// Adds `key` to `owner`'s set and keeps the set live until `expires` (epoch ms).
+    async fn owner_add(
+        &self,
+        owner: &str,
+        key: &SessionKey,
+        expires: i64,
+        op: Operation,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let _: i64 = self
+            .run(
+                op,
+                scripts::OWNER_ADD
+                    .key(self.owner_key(owner))
+                    .arg(key.as_str())
+                    .arg(expires)
+                    .arg(now_millis())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Drops `key` from `owner`'s set. A failure only leaves a member that reads drop.
+    async fn owner_remove(&self, owner: &str, key: &SessionKey, op: Operation) {
+        let mut conn = self.conn();
+        let removed: Result<i64> = self
+            .run(
+                op,
+                redis::cmd("SREM")
+                    .arg(self.owner_key(owner))
+                    .arg(key.as_str())
+                    .query_async(&mut conn),
+            )
+            .await;
+        if let Err(e) = removed {
+            tracing::warn!(error = %e, "a stale owner-index member stays until the index is read");
+        }
+    }
+
+    pub(crate) async fn cluster_create(&self, record: &Record) -> Result<bool> {
+        const OP: Operation = Operation::Create;
+        let data = self.encode(record, OP)?;
+        let expires = record.expires_at.timestamp_millis();
+        let owner = record.owner.as_deref().unwrap_or("");
+        if !owner.is_empty() {
+            self.owner_add(owner, &record.key, expires, OP).await?;
+        }
+        let mut conn = self.conn();
+        let (created, old): (i64, String) = self
+            .run(
+                OP,
+                scripts::CLUSTER_CREATE
+                    .key(self.session_key(&record.key))
+                    .arg(record.version)
+                    .arg(expires)
+                    .arg(data)
+                    .arg(owner)
+                    .arg(now_millis())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if created == 1 && !old.is_empty() && old != owner {
+            self.owner_remove(&old, &record.key, OP).await;
+        }
+        Ok(created == 1)
+    }
+
+    pub(crate) async fn cluster_save(&self, record: &Record) -> Result<i64> {
+        const OP: Operation = Operation::Save;
+        let data = self.encode(record, OP)?;
+        let expires = record.expires_at.timestamp_millis();
+        let owner = record.owner.as_deref().unwrap_or("");
+        if !owner.is_empty() {
+            self.owner_add(owner, &record.key, expires, OP).await?;
+        }
+        let mut conn = self.conn();
+        let (version, old): (i64, String) = self
+            .run(
+                OP,
+                scripts::CLUSTER_SAVE
+                    .key(self.session_key(&record.key))
+                    .arg(record.version)
+                    .arg(expires)
+                    .arg(data)
+                    .arg(owner)
+                    .arg(now_millis())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if version > 0 && !old.is_empty() && old != owner {
+            self.owner_remove(&old, &record.key, OP).await;
+        }
+        Ok(version)
+    }
+
+    /// Reads the owner first, so the owner's set outlives the session before its expiry moves.
+    pub(crate) async fn cluster_touch(&self, key: &SessionKey, expires: i64) -> Result<bool> {
+        const OP: Operation = Operation::Touch;
+        let mut conn = self.conn();
+        let owner: Option<String> = self
+            .run(
+                OP,
+                redis::cmd("HGET")
+                    .arg(self.session_key(key))
+                    .arg("o")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        if let Some(owner) = owner.filter(|o| !o.is_empty()) {
+            self.owner_add(&owner, key, expires, OP).await?;
+        }
+        let touched: i64 = self
+            .run(
+                OP,
+                scripts::CLUSTER_TOUCH
+                    .key(self.session_key(key))
+                    .arg(expires)
+                    .arg(now_millis())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        Ok(touched == 1)
+    }
+
+    pub(crate) async fn cluster_delete(&self, key: &SessionKey) -> Result<()> {
+        const OP: Operation = Operation::Delete;
+        let mut conn = self.conn();
+        let owner: String = self
+            .run(
+                OP,
+                scripts::CLUSTER_DELETE
+                    .key(self.session_key(key))
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if !owner.is_empty() {
+            self.owner_remove(&owner, key, OP).await;
+        }
+        Ok(())
+    }
+
+    /// The owner's set, each member checked against its session; members whose session is
+    /// gone or has another owner are dropped from the set.
+    pub(crate) async fn cluster_list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
+        const OP: Operation = Operation::ListByOwner;
+        let mut conn = self.conn();
+        let members: Vec<String> = self
+            .run(
+                OP,
+                redis::cmd("SMEMBERS")
+                    .arg(self.owner_key(owner))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let now = now_millis();
+        let mut live = Vec::new();
+        for member in members {
+            let Ok(key) = SessionKey::parse(&member) else {
+                continue;
+            };
+            let (expires, holder): (Option<i64>, Option<String>) = self
+                .run(
+                    OP,
+                    redis::cmd("HMGET")
+                        .arg(self.session_key(&key))
+                        .arg("x")
+                        .arg("o")
+                        .query_async(&mut conn),
+                )
+                .await?;
+            if expires.is_some_and(|x| x > now) && holder.as_deref() == Some(owner) {
+                live.push(key);
+            } else {
+                self.owner_remove(owner, &key, OP).await;
+            }
+        }
+        live.sort();
+        Ok(live)
+    }
+
+    /// Deletes each session of the owner's set that the owner still holds, then drops the
+    /// members it went through (a session added meanwhile keeps its membership).
+    pub(crate) async fn cluster_delete_by_owner(&self, owner: &str) -> Result<u64> {
+        const OP: Operation = Operation::DeleteByOwner;
+        let mut conn = self.conn();
+        let members: Vec<String> = self
+            .run(
+                OP,
+                redis::cmd("SMEMBERS")
+                    .arg(self.owner_key(owner))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let mut deleted = 0;
+        for member in &members {
+            if let Ok(key) = SessionKey::parse(member) {
+                let outcome: i64 = self
+                    .run(
+                        OP,
+                        scripts::CLUSTER_DELETE_IF_OWNER
+                            .key(self.session_key(&key))
+                            .arg(owner)
+                            .arg(now_millis())
+                            .invoke_async(&mut conn),
+                    )
+                    .await?;
+                if outcome == 1 {
+                    deleted += 1;
+                }
+            }
+        }
+        if !members.is_empty() {
+            let _: i64 = self
+                .run(
+                    OP,
+                    redis::cmd("SREM")
+                        .arg(self.owner_key(owner))
+                        .arg(&members)
+                        .query_async(&mut conn),
+                )
+                .await?;
+        }
+        Ok(deleted)
+    }
+
+    /// A walk slot by slot: each slot's keys from its primary (`CLUSTER GETKEYSINSLOT`),
+    /// sorted, then read one by one. The cursor names a slot and the last key taken from it
+    /// (`c<slot>` or `c<slot>/<key>`), so it stays good across failovers and resharding.
+    pub(crate) async fn cluster_walk(
+        &self,
+        from: Option<&WalkCursor>,
+        limit: usize,
+    ) -> Result<WalkPage> {
+        const OP: Operation = Operation::Walk;
+        let limit = limit.max(1);
+        let (mut slot, mut after) = match from {
+            None => (0, None),
+            Some(cursor) => parse_cursor(cursor)?,
+        };
+        let Conn::Cluster(mut cluster) = self.conn() else {
+            return Err(Error::new(ErrorKind::Config, OP)
+                .with_store(NAME)
+                .with_context("a slot walk needs a cluster connection"));
+        };
+        let prefix = self.session_prefix();
+        let mut keys: Vec<SessionKey> = Vec::new();
+        let mut next = None;
+        while slot < SLOTS {
+            let mut cmd = redis::cmd("CLUSTER");
+            cmd.arg("GETKEYSINSLOT").arg(slot).arg(1_000_000);
+            let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(
+                slot,
+                SlotAddr::Master,
+            )));
+            let value = self.run(OP, cluster.route_command(cmd, route)).await?;
+            let names: Vec<String> = redis::from_redis_value(value).map_err(|e| {
+                Error::new(ErrorKind::Backend, OP)
+                    .with_store(NAME)
+                    .with_context(format!("CLUSTER GETKEYSINSLOT {slot} answered no key list"))
+                    .with_source(e)
+            })?;
+            let mut in_slot: Vec<SessionKey> = names
+                .iter()
+                .filter_map(|name| SessionKey::parse(name.strip_prefix(&prefix)?).ok())
+                .filter(|k| after.as_ref().is_none_or(|a| k > a))
+                .collect();
+            in_slot.sort();
+            let room = limit - keys.len();
+            if in_slot.len() > room {
+                in_slot.truncate(room);
+                keys.extend(in_slot);
+                next = keys
+                    .last()
+                    .map(|k| WalkCursor::new(format!("c{slot}/{}", k.as_str())));
+                break;
+            }
+            keys.extend(in_slot);
+            slot += 1;
+            after = None;
+            if keys.len() == limit {
+                next = (slot < SLOTS).then(|| WalkCursor::new(format!("c{slot}")));
+                break;
+            }
+        }
+        let mut conn = self.conn();
+        let now = now_millis();
+        let mut records = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let (version, expires, data): (Option<u64>, Option<i64>, Option<Vec<u8>>) = self
+                .run(
+                    OP,
+                    redis::cmd("HMGET")
+                        .arg(self.session_key(key))
+                        .arg("v")
+                        .arg("x")
+                        .arg("d")
+                        .query_async(&mut conn),
+                )
+                .await?;
+            if let (Some(version), Some(expires), Some(data)) = (version, expires, data)
+                && expires > now
+            {
+                records.push(kit::decode(
+                    &*self.config().codec,
+                    &data,
+                    version,
+                    expires,
+                    NAME,
+                )?);
+            }
+        }
+        Ok(WalkPage { records, next })
+    }
+}
+
+/// A cluster walk cursor: `c<slot>` or `c<slot>/<key>`.
+fn parse_cursor(cursor: &WalkCursor) -> Result<(u16, Option<SessionKey>)> {
+    let invalid = || {
+        Error::new(ErrorKind::Invalid, Operation::Walk)
+            .with_store(NAME)
+            .with_context("the walk cursor was not made by this store")
+    };
+    let rest = cursor.as_str().strip_prefix('c').ok_or_else(invalid)?;
+    let (slot, key) = match rest.split_once('/') {
+        Some((slot, key)) => (slot, Some(key)),
+        None => (rest, None),
+    };
+    if slot.is_empty() || !slot.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let slot: u16 = slot.parse().map_err(|e| invalid().with_source(e))?;
+    if slot >= SLOTS {
+        return Err(invalid());
+    }
+    let key = key
+        .map(|k| SessionKey::parse(k).map_err(|e| invalid().with_source(e)))
+        .transpose()?;
+    Ok((slot, key))
+}
