@@ -52,6 +52,73 @@ impl ConnectionLike for Conn {
 }
 
 impl RedisStore {
+    /// With [`RedisConfig::with_replica_acks`](crate::RedisConfig::with_replica_acks), waits
+    /// until the write just made to `redis_key` reached the replicas it must; without, returns
+    /// at once.
+    pub(crate) async fn acknowledged(&self, redis_key: &str, op: Operation) -> Result<()> {
+        let result = self.wait_for_replicas(redis_key, op).await;
+        if let Err(e) = &result
+            && e.is_temporary()
+        {
+            self.refresh_topology();
+        }
+        result
+    }
+
+    async fn wait_for_replicas(&self, redis_key: &str, op: Operation) -> Result<()> {
+        let Some((replicas, timeout)) = self.config().acks else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas)
+            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        // WAIT holds the connection for up to its own timeout, on top of the usual limit.
+        let limit = self.config().timeout + timeout;
+        let reached: i64 = match self.conn() {
+            Conn::One(mut conn) => {
+                kit::within(limit, NAME, op, async {
+                    cmd.query_async(&mut conn)
+                        .await
+                        .map_err(|e| crate::error::map(e, op))
+                })
+                .await?
+            }
+            // The write's own primary, over the connection the write went on.
+            Conn::Cluster(mut conn) => {
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::with_key(redis_key, SlotAddr::Master),
+                ));
+                let value = kit::within(limit, NAME, op, async {
+                    conn.route_command(cmd, route)
+                        .await
+                        .map_err(|e| crate::error::map(e, op))
+                })
+                .await?;
+                // Anything but a count (the node is changing hands): not acknowledged.
+                redis::from_redis_value(value.clone()).map_err(|e| {
+                    Error::new(ErrorKind::Backend, op)
+                        .with_store(NAME)
+                        .with_context(format!(
+                            "WAIT answered {value:?}, not a count of replicas; the write is not \
+                             acknowledged"
+                        ))
+                        .with_source(e)
+                        .temporary()
+                })?
+            }
+        };
+        if reached < i64::from(replicas) {
+            return Err(Error::new(ErrorKind::Backend, op)
+                .with_store(NAME)
+                .with_context(format!(
+                    "the write reached {reached} of the {replicas} replicas it must reach \
+                     within {timeout:?}; the primary has it, but a failover may lose it"
+                ))
+                .temporary());
+        }
+        Ok(())
+    }
+
     /// Adds `key` to `owner`'s set and keeps the set live until `expires` (epoch ms).
     async fn owner_add(
         &self,
@@ -72,7 +139,7 @@ impl RedisStore {
                     .invoke_async(&mut conn),
             )
             .await?;
-        Ok(())
+        self.acknowledged(&self.owner_key(owner), op).await
     }
 
     /// Drops `key` from `owner`'s set. A failure only leaves a member that reads drop.
@@ -259,6 +326,9 @@ impl RedisStore {
                             .invoke_async(&mut conn),
                     )
                     .await?;
+                if outcome >= 0 {
+                    self.acknowledged(&self.session_key(&key), OP).await?;
+                }
                 if outcome == 1 {
                     deleted += 1;
                 }

@@ -23,6 +23,26 @@
 //! the token) as a hash: `v` version, `x` idle expiry in epoch milliseconds, `d` the encoded
 //! record, `o` owner. An owner's sessions are a set under `{prefix}o:{owner}`.
 //!
+//! # Redis Cluster
+//!
+//! [`RedisConfig::cluster`] runs the same store on a Redis Cluster, with the same contract
+//! (the conformance suite runs on three primaries with replicas). The layout is the same; every
+//! server-side script touches one key, so none crosses slots, and the owner index is kept by
+//! calls of its own, ordered so that a live session is always in its owner's set. A save with
+//! an owner costs one round trip more than on one server, and a walk goes slot by slot.
+//! The client follows `MOVED`/`ASK` redirections and loads scripts wherever `NOSCRIPT`
+//! answers; when a primary stops answering, the store connects afresh from the configured nodes
+//! so the replica that took over is found. During a failover calls fail with temporary errors
+//! (the session layer answers `503` with `Retry-After`) and recover by themselves.
+//!
+//! [`RedisConfig::with_replica_acks`] makes each write wait for replicas (`WAIT`), so a
+//! failover loses no write the store acknowledged; it costs a round trip per write.
+//!
+//! Redis Sentinel is not supported yet: the `redis` crate's Sentinel client hands out a
+//! connection to the primary of the moment and does not follow a failover by itself. Point the
+//! store at an address that follows the primary, or use Redis Cluster, which finds the new
+//! primary by itself.
+//!
 //! # Errors
 //!
 //! Connection failures and time-outs are temporary (`Error::is_temporary`); every operation

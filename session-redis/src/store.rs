@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::{Client, RedisResult};
 use session_core::chrono::{DateTime, Utc};
 use session_core::kit::{self, now_millis, redacted_url};
@@ -49,9 +51,23 @@ use crate::scripts;
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: Conn,
+    conn: Arc<RwLock<Conn>>,
+    /// In a cluster: the client, to connect afresh when the topology changed under the
+    /// connection (a primary that stopped answering is not redirected away from).
+    cluster: Option<Arc<Topology>>,
     config: Arc<RedisConfig>,
 }
+
+/// What a cluster store needs to reconnect from the configured nodes.
+struct Topology {
+    client: ClusterClient,
+    /// Set while a reconnection runs; reconnections start at most every [`REFRESH_EVERY`].
+    refreshing: AtomicBool,
+    last: Mutex<Option<Instant>>,
+}
+
+/// The least time between two reconnections to a cluster.
+const REFRESH_EVERY: Duration = Duration::from_millis(500);
 
 impl RedisStore {
     /// Connects to the server in `config`, failing if it cannot be reached.
@@ -76,7 +92,8 @@ impl RedisStore {
                     .with_context(format!("cannot connect to {}", redacted_url(&config.url)))
             })?;
         Ok(RedisStore {
-            conn: Conn::One(conn),
+            conn: Arc::new(RwLock::new(Conn::One(conn))),
+            cluster: None,
             config: Arc::new(config),
         })
     }
@@ -112,14 +129,60 @@ impl RedisStore {
         )
         .await?;
         Ok(RedisStore {
-            conn: Conn::Cluster(conn),
+            conn: Arc::new(RwLock::new(Conn::Cluster(conn))),
+            cluster: Some(Arc::new(Topology {
+                client,
+                refreshing: AtomicBool::new(false),
+                last: Mutex::new(None),
+            })),
             config: Arc::new(config),
         })
     }
 
     /// A handle on the connection (cheap: it is shared).
     pub(crate) fn conn(&self) -> Conn {
-        self.conn.clone()
+        self.conn
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// In a cluster, after a call failed for want of an answer: connects afresh from the
+    /// configured nodes in the background (at most every [`REFRESH_EVERY`]), so the slots a
+    /// stopped primary served are looked up again and reach the replica that took over.
+    pub(crate) fn refresh_topology(&self) {
+        let Some(topology) = &self.cluster else {
+            return;
+        };
+        {
+            let mut last = topology.last.lock().unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < REFRESH_EVERY)
+                || topology.refreshing.swap(true, AtomicOrdering::AcqRel)
+            {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let (topology, conn, limit) = (
+            topology.clone(),
+            self.conn.clone(),
+            self.config.connect_timeout * 2,
+        );
+        tokio::spawn(async move {
+            match tokio::time::timeout(limit, topology.client.get_async_connection()).await {
+                Ok(Ok(fresh)) => {
+                    *conn.write().unwrap_or_else(PoisonError::into_inner) = Conn::Cluster(fresh);
+                    tracing::info!(
+                        "reconnected to the Redis Cluster after a node stopped answering"
+                    );
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot reconnect to the Redis Cluster yet")
+                }
+                Err(_) => tracing::warn!("reconnecting to the Redis Cluster timed out"),
+            }
+            topology.refreshing.store(false, AtomicOrdering::Release);
+        });
     }
 
     pub(crate) fn config(&self) -> &RedisConfig {
@@ -127,7 +190,7 @@ impl RedisStore {
     }
 
     fn is_cluster(&self) -> bool {
-        matches!(self.conn, Conn::Cluster(_))
+        self.cluster.is_some()
     }
 
     pub(crate) fn owner_key(&self, owner: &str) -> String {
@@ -152,10 +215,16 @@ impl RedisStore {
         op: Operation,
         call: impl Future<Output = RedisResult<T>>,
     ) -> Result<T> {
-        kit::within(self.config.timeout, NAME, op, async {
+        let result = kit::within(self.config.timeout, NAME, op, async {
             call.await.map_err(|e| map(e, op))
         })
-        .await
+        .await;
+        if let Err(e) = &result
+            && e.is_temporary()
+        {
+            self.refresh_topology();
+        }
+        result
     }
 
     /// Runs a write script (`CREATE` or `SAVE`) on `record`: both take the record's version,
@@ -262,7 +331,8 @@ impl SessionStore for RedisStore {
                 == 1
         };
         if created {
-            Ok(())
+            self.acknowledged(&self.session_key(&record.key), Operation::Create)
+                .await
         } else {
             Err(Error::already_exists(Operation::Create).with_store(NAME))
         }
@@ -282,18 +352,24 @@ impl SessionStore for RedisStore {
                     "the record was loaded at version {} and has changed since",
                     record.version
                 ))),
-            version => u64::try_from(version).map_err(|_| {
-                Error::new(ErrorKind::Backend, Operation::Save)
-                    .with_store(NAME)
-                    .with_context(format!("the save script answered {version}"))
-            }),
+            version => {
+                let version = u64::try_from(version).map_err(|_| {
+                    Error::new(ErrorKind::Backend, Operation::Save)
+                        .with_store(NAME)
+                        .with_context(format!("the save script answered {version}"))
+                })?;
+                self.acknowledged(&self.session_key(&record.key), Operation::Save)
+                    .await?;
+                Ok(version)
+            }
         }
     }
 
     async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
         if self.is_cluster() {
             return if self.cluster_touch(key, millis(expires_at)).await? {
-                Ok(())
+                self.acknowledged(&self.session_key(key), Operation::Touch)
+                    .await
             } else {
                 Err(Error::not_found(Operation::Touch).with_store(NAME))
             };
@@ -312,7 +388,8 @@ impl SessionStore for RedisStore {
             )
             .await?;
         if touched == 1 {
-            Ok(())
+            self.acknowledged(&self.session_key(key), Operation::Touch)
+                .await
         } else {
             Err(Error::not_found(Operation::Touch).with_store(NAME))
         }
@@ -320,7 +397,10 @@ impl SessionStore for RedisStore {
 
     async fn delete(&self, key: &SessionKey) -> Result<()> {
         if self.is_cluster() {
-            return self.cluster_delete(key).await;
+            self.cluster_delete(key).await?;
+            return self
+                .acknowledged(&self.session_key(key), Operation::Delete)
+                .await;
         }
         let mut conn = self.conn();
         let _: i64 = self
@@ -333,7 +413,8 @@ impl SessionStore for RedisStore {
                     .invoke_async(&mut conn),
             )
             .await?;
-        Ok(())
+        self.acknowledged(&self.session_key(key), Operation::Delete)
+            .await
     }
 
     async fn sweep(&self) -> Result<u64> {
@@ -372,6 +453,8 @@ impl SessionStore for RedisStore {
         }
         let deleted: u64 = self
             .owner_script(&scripts::DELETE_BY_OWNER, owner, Operation::DeleteByOwner)
+            .await?;
+        self.acknowledged(&self.owner_key(owner), Operation::DeleteByOwner)
             .await?;
         Ok(deleted)
     }

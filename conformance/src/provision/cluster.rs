@@ -40,7 +40,7 @@ pub fn cluster_nodes(url: &str) -> Vec<String> {
 pub async fn redis_cluster() -> Result<Arc<Endpoint>, SetupError> {
     REDIS_CLUSTER
         .endpoint(|image| async move {
-            let cluster = RedisCluster::start(&image).await?;
+            let cluster = RedisCluster::start(&image, 1).await?;
             let url = cluster.nodes.join(",");
             Ok(Endpoint::new(
                 url,
@@ -51,14 +51,16 @@ pub async fn redis_cluster() -> Result<Arc<Endpoint>, SetupError> {
         .await
 }
 
-/// A cluster of a test's own (one whose nodes it may stop), or `None` when none can be
-/// started and Redis Cluster is not [`required`] (the skip and its reason are printed).
+/// A cluster of a test's own (one whose nodes it may stop), with `replicas` replicas per
+/// primary, or `None` when none can be started and Redis Cluster is not [`required`] (the
+/// skip and its reason are printed). With two replicas, a primary that fails over still has
+/// one, so writes that must reach a replica go on.
 ///
 /// # Panics
 ///
 /// When the cluster is required and does not start.
-pub async fn own_redis_cluster() -> Option<RedisCluster> {
-    match RedisCluster::start(&image_for(&REDIS)).await {
+pub async fn own_redis_cluster(replicas: usize) -> Option<RedisCluster> {
+    match RedisCluster::start(&image_for(&REDIS), replicas).await {
         Ok(cluster) => Some(cluster),
         Err(reason) if !required(REDIS_CLUSTER.name) => {
             eprintln!("skipped: no Redis Cluster ({reason}); set SESSION_TEST_REQUIRE=all to fail");
@@ -68,12 +70,13 @@ pub async fn own_redis_cluster() -> Option<RedisCluster> {
     }
 }
 
-/// Six Redis servers in cluster mode on a private network: three primaries with a replica
-/// each, every replica in sync. Dropping it removes the containers and the network.
+/// Redis servers in cluster mode on a private network: three primaries with their replicas,
+/// every replica in sync. Dropping it removes the containers and the network.
 pub struct RedisCluster {
     /// The nodes' URLs (`redis://<address on the network>:6379/`).
     pub nodes: Vec<String>,
     containers: Vec<ContainerAsync<GenericImage>>,
+    replicas: usize,
 }
 
 impl fmt::Debug for RedisCluster {
@@ -88,9 +91,9 @@ impl fmt::Debug for RedisCluster {
 const FORM_WITHIN: Duration = Duration::from_secs(60);
 
 impl RedisCluster {
-    /// Starts the six servers from `image`, joins them into a cluster (the first three
-    /// primaries), and waits until every slot is served and every replica is in sync.
-    pub async fn start(image: &str) -> Result<RedisCluster, String> {
+    /// Starts three primaries and `replicas` replicas of each from `image`, joins them into a
+    /// cluster, and waits until every slot is served and every replica is in sync.
+    pub async fn start(image: &str, replicas: usize) -> Result<RedisCluster, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let network = format!(
             "sessions-cluster-{}-{}",
@@ -99,7 +102,7 @@ impl RedisCluster {
         );
         let (name, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
         let mut containers = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..3 * (1 + replicas) {
             let container = GenericImage::new(name, tag)
                 .with_wait_for(WaitFor::message_on_stdout("Ready to accept connections"))
                 .with_startup_timeout(Duration::from_secs(60))
@@ -138,7 +141,8 @@ impl RedisCluster {
         }
         let mut create = vec!["redis-cli", "--cluster", "create"];
         create.extend(addresses.iter().map(String::as_str));
-        create.extend(["--cluster-replicas", "1", "--cluster-yes"]);
+        let per_primary = replicas.to_string();
+        create.extend(["--cluster-replicas", per_primary.as_str(), "--cluster-yes"]);
         let (code, output) = exec(&containers[0], &create).await?;
         if code != Some(0) {
             return Err(format!(
@@ -148,13 +152,13 @@ impl RedisCluster {
         let cluster = RedisCluster {
             nodes: addresses.iter().map(|a| format!("redis://{a}/")).collect(),
             containers,
+            replicas: 3 * replicas,
         };
         cluster.wait_until_formed().await?;
         Ok(cluster)
     }
 
-    /// Waits until every node says the cluster is ok and three replicas have their primary's
-    /// data.
+    /// Waits until every node says the cluster is ok and every replica has its primary's data.
     async fn wait_until_formed(&self) -> Result<(), String> {
         let started = Instant::now();
         loop {
@@ -174,7 +178,7 @@ impl RedisCluster {
                     synced += 1;
                 }
             }
-            if ok == self.containers.len() && synced == 3 {
+            if ok == self.containers.len() && synced == self.replicas {
                 return Ok(());
             }
             if started.elapsed() > FORM_WITHIN {
