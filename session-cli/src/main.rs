@@ -77,6 +77,7 @@ pub(crate) type Outcome = Result<(), Failure>;
                   application uses.\n\nThe store comes from --store URL, or else from the \
                   application's settings: SESSION_* environment variables and the TOML file \
                   --config (or SESSION_CONFIG) names.\n\nStore URLs: redis://host:6379/, \
+                  redis-cluster://host1:6379,host2:6379, \
                   postgres://user:pass@host/db, mysql://user:pass@host/db, sqlite://path.db, \
                   file:///var/lib/sessions (or file:relative/dir), \
                   dynamodb://TABLE?endpoint=http://127.0.0.1:8000.\n\nExit codes: 0 success, \

@@ -12,7 +12,7 @@ pub(crate) fn from_url(url: &str) -> Result<Settings, Failure> {
     let url = url.trim();
     let (scheme, rest) = url.split_once(':').ok_or_else(|| {
         Failure::Usage(format!(
-            "{url:?} is not a store URL (redis://, postgres://, mysql://, sqlite://, file:, dynamodb://)"
+            "{url:?} is not a store URL (redis://, redis-cluster://, postgres://, mysql://, sqlite://, file:, dynamodb://)"
         ))
     })?;
     let mut pairs: Vec<(&str, String)> = Vec::new();
@@ -20,6 +20,23 @@ pub(crate) fn from_url(url: &str) -> Result<Settings, Failure> {
         "redis" | "rediss" => {
             pairs.push(("SESSION_DRIVER", "redis".into()));
             pairs.push(("SESSION_REDIS_URL", url.into()));
+        }
+        "redis-cluster" => {
+            let nodes: Vec<String> = rest
+                .trim_start_matches("//")
+                .split(',')
+                .map(|n| n.trim().trim_end_matches('/'))
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("redis://{n}/"))
+                .collect();
+            if nodes.is_empty() {
+                return Err(Failure::Usage(
+                    "a redis-cluster: URL names its nodes, as in redis-cluster://10.0.0.1:6379,10.0.0.2:6379"
+                        .into(),
+                ));
+            }
+            pairs.push(("SESSION_DRIVER", "redis".into()));
+            pairs.push(("SESSION_REDIS_CLUSTER", nodes.join(",")));
         }
         "postgres" | "postgresql" | "mysql" | "mariadb" | "sqlite" => {
             pairs.push(("SESSION_DRIVER", "database".into()));
@@ -142,6 +159,10 @@ mod tests {
     fn each_scheme_names_its_driver() {
         for (url, driver) in [
             ("redis://127.0.0.1/", sessions::Driver::Redis),
+            (
+                "redis-cluster://10.0.0.1:6379,10.0.0.2:6379",
+                sessions::Driver::Redis,
+            ),
             ("postgres://u:p@h/db", sessions::Driver::Database),
             ("mysql://u:p@h/db", sessions::Driver::Database),
             ("sqlite://x.db", sessions::Driver::Database),
@@ -163,6 +184,7 @@ mod tests {
             ("ftp://x", "unknown store scheme"),
             ("file:", "needs a directory"),
             ("dynamodb://", "names its table"),
+            ("redis-cluster://", "names its nodes"),
             ("dynamodb://t?region=x", "unknown dynamodb: URL option"),
             ("memory:", "inside one application"),
             ("cookie:", "live in the browsers"),

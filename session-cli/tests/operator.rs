@@ -302,6 +302,59 @@ async fn count_list_show_and_revoke_agree_with_what_was_made() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_redis_cluster_is_counted_walked_and_revoked() {
+    use session_conformance::provision;
+    let cluster = match provision::redis_cluster().await {
+        Ok(cluster) => cluster,
+        Err(e) if !provision::required("redis-cluster") => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let hosts: Vec<String> = provision::cluster_nodes(&cluster.url)
+        .iter()
+        .map(|u| {
+            u.trim_start_matches("redis://")
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .collect();
+    let url = format!("redis-cluster://{}", hosts.join(","));
+    let settings = Settings::from_sources(
+        None,
+        [
+            ("SESSION_DRIVER", "redis"),
+            ("SESSION_REDIS_CLUSTER", cluster.url.as_str()),
+        ],
+    )
+    .unwrap();
+    let store = sessions::store(&settings).await.unwrap();
+    let owner = format!("cy-{}", &SessionKey::random().as_str()[..8]);
+    let before = ok(&["--store", &url, "count"])["count"].as_u64().unwrap();
+    fill(&store, 40, &owner, 30).await;
+    assert_eq!(
+        ok(&["--store", &url, "count"])["count"].as_u64().unwrap() - before,
+        40,
+        "a walk over every slot finds every session"
+    );
+    assert_eq!(
+        ok(&["--store", &url, "count", "--owner", &owner])["count"],
+        30
+    );
+    assert_eq!(
+        ok(&["--store", &url, "revoke", "--owner", &owner])["revoked"],
+        30
+    );
+    assert_eq!(
+        ok(&["--store", &url, "count", "--owner", &owner])["count"],
+        0
+    );
+    drop(cluster);
+    let _ = tokio::task::spawn(async { provision::shutdown() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_file_store_without_an_owner_index_is_still_counted_revoked_and_swept() {
     let dir = scratch("owners");
     let url = format!("file://{}", dir.display());

@@ -145,13 +145,22 @@ async fn file(_: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
     Err(not_built("file", "file"))
 }
 
+/// The Redis store: a cluster when `redis_cluster` names nodes, else the server at
+/// `redis_url`; writes wait for `redis_replica_acks` replicas.
 #[cfg(feature = "redis")]
 async fn redis(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
-    let url = required(
-        settings.store.redis_url.as_deref(),
-        "SESSION_REDIS_URL (redis_url), which SESSION_DRIVER=redis needs,",
-    )?;
-    let config = session_redis::RedisConfig::new(url);
+    let store = &settings.store;
+    let config = if store.redis_cluster.is_empty() {
+        let url = required(
+            store.redis_url.as_deref(),
+            "SESSION_REDIS_URL (redis_url) or SESSION_REDIS_CLUSTER (redis_cluster), which \
+             SESSION_DRIVER=redis needs,",
+        )?;
+        session_redis::RedisConfig::new(url)
+    } else {
+        session_redis::RedisConfig::cluster(store.redis_cluster.iter().cloned())
+    }
+    .with_replica_acks(store.redis_replica_acks, store.redis_ack_timeout);
     Ok(Arc::new(session_redis::RedisStore::connect(config).await?))
 }
 

@@ -195,6 +195,46 @@ async fn the_redis_driver_connects_to_the_url_in_the_settings() {
     counts_on(&REDIS, "redis", "SESSION_REDIS_URL", "redis").await;
 }
 
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_redis_driver_runs_on_a_cluster_the_settings_name_with_replica_acks() {
+    use session_conformance::provision;
+    let cluster = match provision::redis_cluster().await {
+        Ok(cluster) => cluster,
+        Err(e) if !provision::required("redis-cluster") => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let env = [
+        ("SESSION_DRIVER", "redis"),
+        ("SESSION_REDIS_CLUSTER", cluster.url.as_str()),
+        ("SESSION_REDIS_REPLICA_ACKS", "1"),
+        ("SESSION_REDIS_ACK_TIMEOUT", "500ms"),
+    ];
+    let sessions = Sessions::from_settings(&settings(&env)).await.unwrap();
+    assert_eq!(sessions.store().unwrap().name(), "redis");
+    counts(&sessions).await;
+    sessions.shutdown().await;
+    // Asking for more replicas than each primary has: every write fails, and says why.
+    let env = [
+        ("SESSION_DRIVER", "redis"),
+        ("SESSION_REDIS_CLUSTER", cluster.url.as_str()),
+        ("SESSION_REDIS_REPLICA_ACKS", "3"),
+        ("SESSION_REDIS_ACK_TIMEOUT", "50ms"),
+    ];
+    let store = sessions::store(&settings(&env)).await.unwrap();
+    let record = sessions::Record::new(
+        sessions::SessionKey::random(),
+        sessions::chrono::Utc::now() + sessions::chrono::Duration::minutes(5),
+    );
+    let err = store.create(&record).await.unwrap_err();
+    assert!(err.to_string().contains("of the 3 replicas"), "{err}");
+    drop(cluster);
+    let _ = tokio::task::spawn(async { provision::shutdown() }).await;
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_url_connects_and_makes_the_table() {

@@ -33,6 +33,9 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("no_store_signed_in", "SESSION_NO_STORE_SIGNED_IN"),
     ("files_path", "SESSION_FILES_PATH"),
     ("redis_url", "SESSION_REDIS_URL"),
+    ("redis_cluster", "SESSION_REDIS_CLUSTER"),
+    ("redis_replica_acks", "SESSION_REDIS_REPLICA_ACKS"),
+    ("redis_ack_timeout", "SESSION_REDIS_ACK_TIMEOUT"),
     ("database_url", "SESSION_DATABASE_URL"),
     ("dynamodb_table", "SESSION_DYNAMODB_TABLE"),
     ("dynamodb_endpoint", "SESSION_DYNAMODB_ENDPOINT"),
@@ -97,6 +100,20 @@ pub(super) fn apply(s: &mut Settings, key: &str, text: &str) -> Result<(), Strin
         "no_store_signed_in" => s.no_store_signed_in = parse_bool(text)?,
         "files_path" => s.store.files_path = PathBuf::from(text),
         "redis_url" => s.store.redis_url = optional(text),
+        "redis_cluster" => {
+            s.store.redis_cluster = text
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }
+        "redis_replica_acks" => {
+            s.store.redis_replica_acks = text
+                .parse()
+                .map_err(|_| "expected a number of replicas (0 for none)".to_owned())?
+        }
+        "redis_ack_timeout" => s.store.redis_ack_timeout = parse_duration(text)?,
         "database_url" => s.store.database_url = optional(text),
         "dynamodb_table" => s.store.dynamodb_table = optional(text),
         "dynamodb_endpoint" => s.store.dynamodb_endpoint = optional(text),

@@ -84,6 +84,9 @@ impl FromStr for Driver {
 /// | `lock` | `SESSION_LOCK` | `true`: requests of a session also wait for each other across processes (a lock kept in the store) | `false` |
 /// | `files_path` | `SESSION_FILES_PATH` | directory | `storage/sessions` |
 /// | `redis_url` | `SESSION_REDIS_URL` | URL | none |
+/// | `redis_cluster` | `SESSION_REDIS_CLUSTER` | Redis Cluster node URLs, comma-separated (then `redis_url` is not needed) | none |
+/// | `redis_replica_acks` | `SESSION_REDIS_REPLICA_ACKS` | replicas each Redis write must reach (`WAIT`) before it is acknowledged; `0` waits for none | `0` |
+/// | `redis_ack_timeout` | `SESSION_REDIS_ACK_TIMEOUT` | how long a Redis write waits for them, as `lifetime` | `100ms` |
 /// | `database_url` | `SESSION_DATABASE_URL` | URL | none |
 /// | `dynamodb_table` | `SESSION_DYNAMODB_TABLE` | table name | none |
 /// | `dynamodb_endpoint` | `SESSION_DYNAMODB_ENDPOINT` | URL | none |
@@ -133,6 +136,12 @@ pub struct StoreSettings {
     pub files_path: PathBuf,
     /// Redis URL.
     pub redis_url: Option<String>,
+    /// Redis Cluster node URLs; empty for one server.
+    pub redis_cluster: Vec<String>,
+    /// Replicas each Redis write must reach before it is acknowledged (0: none).
+    pub redis_replica_acks: u32,
+    /// How long a Redis write waits for its replicas.
+    pub redis_ack_timeout: std::time::Duration,
     /// Database URL.
     pub database_url: Option<String>,
     /// DynamoDB table.
@@ -170,6 +179,9 @@ impl Default for StoreSettings {
         StoreSettings {
             files_path: PathBuf::from("storage/sessions"),
             redis_url: None,
+            redis_cluster: Vec::new(),
+            redis_replica_acks: 0,
+            redis_ack_timeout: std::time::Duration::from_millis(100),
             database_url: None,
             dynamodb_table: None,
             dynamodb_endpoint: None,
@@ -339,6 +351,27 @@ mod tests {
         assert!(plain.queue().lock().is_none());
         assert!(Settings::from_sources(None, [("SESSION_LOCK", "maybe")]).is_err());
         assert!(Settings::from_sources(None, [("SESSION_WAIT_TIMEOUT", "0")]).is_err());
+    }
+
+    #[test]
+    fn redis_cluster_nodes_and_replica_acks_are_read() {
+        let s = Settings::from_sources(
+            Some("redis_cluster = \"redis://a:6379, redis://b:6379,\"\nredis_replica_acks = 1\n"),
+            [("SESSION_REDIS_ACK_TIMEOUT", "250ms")],
+        )
+        .unwrap();
+        assert_eq!(s.store.redis_cluster, ["redis://a:6379", "redis://b:6379"]);
+        assert_eq!(s.store.redis_replica_acks, 1);
+        assert_eq!(
+            s.store.redis_ack_timeout,
+            std::time::Duration::from_millis(250)
+        );
+        let err =
+            Settings::from_sources(None, [("SESSION_REDIS_REPLICA_ACKS", "some")]).unwrap_err();
+        assert!(
+            err.to_string().contains("SESSION_REDIS_REPLICA_ACKS"),
+            "{err}"
+        );
     }
 
     #[test]
