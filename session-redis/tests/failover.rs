@@ -200,6 +200,43 @@ async fn a_write_that_cannot_reach_enough_replicas_fails_with_a_temporary_error(
     let _ = tokio::task::spawn(async { provision::shutdown() }).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn scripts_flushed_from_every_node_are_loaded_again_where_noscript_answers() {
+    let cluster = match provision::redis_cluster().await {
+        Ok(cluster) => cluster,
+        Err(e) if !provision::required("redis-cluster") => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let nodes = provision::cluster_nodes(&cluster.url);
+    let store = RedisStore::connect(RedisConfig::cluster(nodes.clone()).with_prefix("noscript:"))
+        .await
+        .unwrap();
+    let records: Vec<Record> = (0..12)
+        .map(|_| Record::new(SessionKey::random(), Utc::now() + Span::hours(1)))
+        .collect();
+    for record in &records {
+        store.create(record).await.unwrap();
+    }
+    // As after a restart or a failover to a node that never saw the scripts.
+    let client = redis::cluster::ClusterClient::new(nodes).unwrap();
+    let mut raw = client.get_async_connection().await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    for record in &records {
+        let loaded = store.load(&record.key).await.unwrap().unwrap();
+        assert_eq!(store.save(&loaded).await.unwrap(), 1);
+        store.delete(&record.key).await.unwrap();
+    }
+    drop(cluster);
+    let _ = tokio::task::spawn(async { provision::shutdown() }).await;
+}
+
 /// Load+save pairs with 16 in flight for `seconds`, on `store`; pairs per second.
 async fn pairs_per_second(store: Arc<RedisStore>, seconds: u64) -> f64 {
     let until = Instant::now() + Duration::from_secs(seconds);
