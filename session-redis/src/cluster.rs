@@ -1,55 +1,18 @@
-//! Redis Cluster: the connection to either kind of deployment, and the operations whose shape
-//! differs in a cluster (every script touches one key; the owner index is kept by calls of its
-//! own; a walk goes slot by slot).
+//! Redis Cluster: the operations whose shape differs in a cluster (every script touches one
+//! key; the owner index is kept by calls of its own; a walk goes slot by slot), and waiting for
+//! replicas.
 
-use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use redis::{Cmd, Pipeline, RedisFuture, Value};
 use session_core::kit::{self, now_millis};
 use session_core::{Error, ErrorKind, Operation, Record, Result, SessionKey, WalkCursor, WalkPage};
 
+use crate::conn::Conn;
 use crate::error::NAME;
 use crate::scripts;
 use crate::store::RedisStore;
 
 /// Slots in a Redis Cluster.
 const SLOTS: u16 = 16384;
-
-/// The connection to one server or to a cluster; both reconnect by themselves.
-#[derive(Clone)]
-pub(crate) enum Conn {
-    One(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Conn::One(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Conn::One(c) => c.req_packed_commands(cmd, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Conn::One(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
-        }
-    }
-}
 
 impl RedisStore {
     /// With [`RedisConfig::with_replica_acks`](crate::RedisConfig::with_replica_acks), waits
@@ -407,31 +370,11 @@ impl RedisStore {
                 break;
             }
         }
-        let mut conn = self.conn();
-        let now = now_millis();
+        // Each key's record as `load` reads it: expired ones are left out.
         let mut records = Vec::with_capacity(keys.len());
         for key in &keys {
-            let (version, expires, data): (Option<u64>, Option<i64>, Option<Vec<u8>>) = self
-                .run(
-                    OP,
-                    redis::cmd("HMGET")
-                        .arg(self.session_key(key))
-                        .arg("v")
-                        .arg("x")
-                        .arg("d")
-                        .query_async(&mut conn),
-                )
-                .await?;
-            if let (Some(version), Some(expires), Some(data)) = (version, expires, data)
-                && expires > now
-            {
-                records.push(kit::decode(
-                    &*self.config().codec,
-                    &data,
-                    version,
-                    expires,
-                    NAME,
-                )?);
+            if let Some(record) = session_core::SessionStore::load(self, key).await? {
+                records.push(record);
             }
         }
         Ok(WalkPage { records, next })

@@ -53,6 +53,7 @@
 
 mod cluster;
 mod config;
+mod conn;
 mod error;
 mod scripts;
 mod store;

@@ -16,8 +16,8 @@ use session_core::{
     WalkCursor, WalkPage, async_trait,
 };
 
-use crate::cluster::Conn;
 use crate::config::RedisConfig;
+use crate::conn::Conn;
 use crate::error::{NAME, map};
 use crate::scripts;
 
