@@ -304,13 +304,8 @@ async fn count_list_show_and_revoke_agree_with_what_was_made() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redis_cluster_is_counted_walked_and_revoked() {
     use session_conformance::provision;
-    let cluster = match provision::redis_cluster().await {
-        Ok(cluster) => cluster,
-        Err(e) if !provision::required("redis-cluster") => {
-            eprintln!("skipped: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(cluster) = provision::redis_cluster_or_skip().await else {
+        return;
     };
     let hosts: Vec<String> = provision::cluster_nodes(&cluster.url)
         .iter()

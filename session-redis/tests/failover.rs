@@ -165,13 +165,8 @@ async fn a_primary_stopped_under_load_fails_over_and_no_acknowledged_write_is_lo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_that_cannot_reach_enough_replicas_fails_with_a_temporary_error() {
-    let cluster = match provision::redis_cluster().await {
-        Ok(cluster) => cluster,
-        Err(e) if !provision::required("redis-cluster") => {
-            eprintln!("skipped: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(cluster) = provision::redis_cluster_or_skip().await else {
+        return;
     };
     let nodes = provision::cluster_nodes(&cluster.url);
     // Each primary has one replica: asking for two cannot be met.
@@ -202,13 +197,8 @@ async fn a_write_that_cannot_reach_enough_replicas_fails_with_a_temporary_error(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scripts_flushed_from_every_node_are_loaded_again_where_noscript_answers() {
-    let cluster = match provision::redis_cluster().await {
-        Ok(cluster) => cluster,
-        Err(e) if !provision::required("redis-cluster") => {
-            eprintln!("skipped: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(cluster) = provision::redis_cluster_or_skip().await else {
+        return;
     };
     let nodes = provision::cluster_nodes(&cluster.url);
     let store = RedisStore::connect(RedisConfig::cluster(nodes.clone()).with_prefix("noscript:"))

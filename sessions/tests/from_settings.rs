@@ -199,13 +199,8 @@ async fn the_redis_driver_connects_to_the_url_in_the_settings() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_redis_driver_runs_on_a_cluster_the_settings_name_with_replica_acks() {
     use session_conformance::provision;
-    let cluster = match provision::redis_cluster().await {
-        Ok(cluster) => cluster,
-        Err(e) if !provision::required("redis-cluster") => {
-            eprintln!("skipped: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(cluster) = provision::redis_cluster_or_skip().await else {
+        return;
     };
     let env = [
         ("SESSION_DRIVER", "redis"),

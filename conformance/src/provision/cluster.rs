@@ -51,6 +51,23 @@ pub async fn redis_cluster() -> Result<Arc<Endpoint>, SetupError> {
         .await
 }
 
+/// The shared cluster ([`redis_cluster`]) for a test outside the suite, or `None` when none
+/// can be had and Redis Cluster is not [`required`] (the skip and its reason are printed).
+///
+/// # Panics
+///
+/// When the cluster is required and cannot be had.
+pub async fn redis_cluster_or_skip() -> Option<Arc<Endpoint>> {
+    match redis_cluster().await {
+        Ok(cluster) => Some(cluster),
+        Err(e) if !required(REDIS_CLUSTER.name) => {
+            eprintln!("skipped: {e}; set SESSION_TEST_REQUIRE=all to fail");
+            None
+        }
+        Err(e) => panic!("Redis Cluster is required: {e}"),
+    }
+}
+
 /// A cluster of a test's own (one whose nodes it may stop), with `replicas` replicas per
 /// primary, or `None` when none can be started and Redis Cluster is not [`required`] (the
 /// skip and its reason are printed). With two replicas, a primary that fails over still has

@@ -34,7 +34,10 @@ mod cluster;
 mod container;
 
 pub use catalog::{DYNAMODB, MYSQL, POSTGRES, REDIS, dynamodb, mysql, postgres, redis};
-pub use cluster::{REDIS_CLUSTER, RedisCluster, cluster_nodes, own_redis_cluster, redis_cluster};
+pub use cluster::{
+    REDIS_CLUSTER, RedisCluster, cluster_nodes, own_redis_cluster, redis_cluster,
+    redis_cluster_or_skip,
+};
 pub use container::{Container, Ready, own_container, start_container};
 
 /// The image to start for `backend`: its image variable, or its default.
