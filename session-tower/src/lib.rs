@@ -34,6 +34,7 @@
 mod cookie;
 mod csrf;
 mod layer;
+mod options;
 mod service;
 mod session;
 mod settings;
@@ -41,7 +42,8 @@ mod storage;
 
 pub use crate::cookie::CookieConfig;
 pub use crate::csrf::{CsrfLayer, CsrfService};
-pub use crate::layer::{CommitOn, SessionLayer, TokenTransport};
+pub use crate::layer::SessionLayer;
+pub use crate::options::{CommitOn, TokenTransport};
 pub use crate::service::SessionService;
 pub use crate::session::{
     CSRF_KEY, Committed, CookieAction, ERRORS_KEY, MissingSessionLayer, OLD_INPUT_KEY, OnLoadError,

@@ -12,8 +12,23 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use session_core::Error;
 use tower::Service;
 
-use crate::layer::{Shared, TokenTransport};
-use crate::storage::Outgoing;
+use crate::cookie::CookieConfig;
+use crate::options::{CommitOn, TokenTransport};
+use crate::session::{SessionConfig, SessionQueue};
+use crate::storage::{Outgoing, Storage};
+
+/// What every request of a layer shares: where sessions live and how they travel.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) storage: Storage,
+    pub(crate) queue: SessionQueue,
+    pub(crate) config: Arc<SessionConfig>,
+    pub(crate) cookie: CookieConfig,
+    pub(crate) cookie_name: String,
+    pub(crate) commit_on: CommitOn,
+    pub(crate) no_store_when_signed_in: bool,
+    pub(crate) transport: TokenTransport,
+}
 
 /// The service [`SessionLayer`](crate::SessionLayer) wraps around a handler.
 #[derive(Clone)]
@@ -58,7 +73,10 @@ where
         let token = shared
             .transport
             .read(request.headers(), &shared.cookie, &shared.cookie_name);
-        let started = shared.storage.start(&shared, token);
+        let started =
+            shared
+                .storage
+                .start(&shared.config, &shared.queue, &shared.cookie_name, token);
         let session = started.session.clone();
         request.extensions_mut().insert(session.clone());
 
@@ -84,7 +102,7 @@ where
             };
             let outgoing = match shared
                 .storage
-                .outgoing(&shared, &started, committed.cookie)
+                .outgoing(&shared.cookie_name, &started, committed.cookie)
                 .await
             {
                 Ok(outgoing) => outgoing,

@@ -8,7 +8,7 @@ use crate::session::OnLoadError;
 use cookie::SameSite;
 
 use super::{SecretList, Settings};
-use crate::layer::CommitOn;
+use crate::options::CommitOn;
 
 /// Every setting: its key in the file and its environment variable.
 pub(super) const KEYS: &[(&str, &str)] = &[

@@ -11,7 +11,8 @@ use session_core::{ClientSideStore, Error, SessionStore, StoreLock};
 use crate::session::SessionConfig;
 
 use crate::cookie::CookieConfig;
-use crate::layer::{CommitOn, SessionLayer};
+use crate::layer::SessionLayer;
+use crate::options::CommitOn;
 
 mod keys;
 

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use session_core::chrono::{DateTime, Utc};
 use session_core::{ClientSideStore, Error, Lifetime, Opened, SessionStore};
 
-use crate::layer::Shared;
-use crate::session::{CookieAction, Presented, Session};
+use crate::session::{CookieAction, Presented, Session, SessionConfig, SessionQueue};
 use jar::RequestJar;
 
 /// Where sessions live.
@@ -59,19 +58,25 @@ impl Storage {
     }
 
     /// The session of a request that presented `value` in its cookie (or header).
-    pub(crate) fn start(&self, shared: &Shared, value: Option<&str>) -> Started {
+    pub(crate) fn start(
+        &self,
+        config: &Arc<SessionConfig>,
+        queue: &SessionQueue,
+        cookie_name: &str,
+        value: Option<&str>,
+    ) -> Started {
         match self {
             Storage::Server(store) => Started {
                 session: Session::build(
                     store.clone(),
-                    shared.config.clone(),
-                    Some(shared.queue.clone()),
+                    config.clone(),
+                    Some(queue.clone()),
                     Presented::token(value),
                 ),
                 reseal: false,
             },
             Storage::Client(storage) => {
-                let opened = value.map(|value| storage.open(&shared.cookie_name, value));
+                let opened = value.map(|value| storage.open(cookie_name, value));
                 let (jar, presented, reseal) = match opened {
                     None => (RequestJar::empty(storage.name()), Presented::Nothing, false),
                     Some(Opened::Valid {
@@ -100,7 +105,7 @@ impl Storage {
                     }
                 };
                 // Each client-side request works on its own copy: there is nothing to queue on.
-                let session = Session::build(Arc::new(jar), shared.config.clone(), None, presented);
+                let session = Session::build(Arc::new(jar), config.clone(), None, presented);
                 Started { session, reseal }
             }
         }
@@ -110,7 +115,7 @@ impl Storage {
     /// storage the sealed session; a removal; or nothing.
     pub(crate) async fn outgoing(
         &self,
-        shared: &Shared,
+        cookie_name: &str,
         started: &Started,
         action: CookieAction,
     ) -> Result<Outgoing, Error> {
@@ -142,7 +147,7 @@ impl Storage {
             return Ok(Outgoing::Nothing);
         };
         Ok(Outgoing::Set {
-            value: storage.seal(&shared.cookie_name, &token, &record)?,
+            value: storage.seal(cookie_name, &token, &record)?,
             expires_at: record.expires_at,
             lifetime: record.lifetime,
         })
