@@ -2,6 +2,10 @@
 
 use std::hint::black_box;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use criterion::{Criterion, criterion_group, criterion_main};
 use session_cookie::{CookieStore, Key};
 use session_core::chrono::{Duration, Utc};
@@ -59,6 +63,29 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("decode_only", |b| {
         b.iter(|| black_box(MessagePack.decode(&bytes).unwrap()))
+    });
+    // The rest of the seal and the open: the cipher, base64, and the token's key.
+    let cipher = XChaCha20Poly1305::new((&[7u8; 32]).into());
+    let nonce = XNonce::from([1u8; 24]);
+    let plaintext = vec![3u8; bytes.len() + 43];
+    let payload = |msg| Payload { msg, aad: b"id" };
+    let ciphertext = cipher.encrypt(&nonce, payload(&plaintext)).unwrap();
+    group.bench_function("aead_encrypt_only", |b| {
+        b.iter(|| black_box(cipher.encrypt(&nonce, payload(&plaintext)).unwrap()))
+    });
+    group.bench_function("aead_decrypt_only", |b| {
+        b.iter(|| black_box(cipher.decrypt(&nonce, payload(&ciphertext)).unwrap()))
+    });
+    let text = URL_SAFE_NO_PAD.encode(&ciphertext);
+    group.bench_function("base64_encode_only", |b| {
+        b.iter(|| black_box(URL_SAFE_NO_PAD.encode(&ciphertext)))
+    });
+    group.bench_function("base64_decode_only", |b| {
+        b.iter(|| black_box(URL_SAFE_NO_PAD.decode(&text).unwrap()))
+    });
+    let token_text = token.as_str().to_owned();
+    group.bench_function("token_parse_and_key_only", |b| {
+        b.iter(|| black_box(SessionToken::parse(&token_text).unwrap().key()))
     });
     group.finish();
 }
