@@ -162,26 +162,15 @@ impl Browser {
     }
 
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         self.send(
             Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
             body,
         )
         .await
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The value of the CSRF field in a rendered page.

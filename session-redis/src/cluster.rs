@@ -9,7 +9,7 @@ use session_core::{Error, ErrorKind, Operation, Record, Result, SessionKey, Walk
 use crate::conn::Conn;
 use crate::error::NAME;
 use crate::scripts;
-use crate::store::RedisStore;
+use crate::store::{RedisStore, foreign_cursor};
 
 /// Slots in a Redis Cluster.
 const SLOTS: u16 = 16384;
@@ -122,19 +122,26 @@ impl RedisStore {
         }
     }
 
-    pub(crate) async fn cluster_create(&self, record: &Record) -> Result<bool> {
-        const OP: Operation = Operation::Create;
-        let data = self.encode(record, OP)?;
+    /// Runs a cluster write script (`CLUSTER_CREATE` or `CLUSTER_SAVE`) on `record`: the owner
+    /// joins its set first, the script writes the session alone, and a previous owner leaves
+    /// its set after. Returns the script's outcome (positive when written).
+    async fn cluster_write(
+        &self,
+        script: &redis::Script,
+        record: &Record,
+        op: Operation,
+    ) -> Result<i64> {
+        let data = self.encode(record, op)?;
         let expires = record.expires_at.timestamp_millis();
         let owner = record.owner.as_deref().unwrap_or("");
         if !owner.is_empty() {
-            self.owner_add(owner, &record.key, expires, OP).await?;
+            self.owner_add(owner, &record.key, expires, op).await?;
         }
         let mut conn = self.conn();
-        let (created, old): (i64, String) = self
+        let (outcome, old): (i64, String) = self
             .run(
-                OP,
-                scripts::CLUSTER_CREATE
+                op,
+                script
                     .key(self.session_key(&record.key))
                     .arg(record.version)
                     .arg(expires)
@@ -144,38 +151,22 @@ impl RedisStore {
                     .invoke_async(&mut conn),
             )
             .await?;
-        if created == 1 && !old.is_empty() && old != owner {
-            self.owner_remove(&old, &record.key, OP).await;
+        if outcome > 0 && !old.is_empty() && old != owner {
+            self.owner_remove(&old, &record.key, op).await;
         }
+        Ok(outcome)
+    }
+
+    pub(crate) async fn cluster_create(&self, record: &Record) -> Result<bool> {
+        let created = self
+            .cluster_write(&scripts::CLUSTER_CREATE, record, Operation::Create)
+            .await?;
         Ok(created == 1)
     }
 
     pub(crate) async fn cluster_save(&self, record: &Record) -> Result<i64> {
-        const OP: Operation = Operation::Save;
-        let data = self.encode(record, OP)?;
-        let expires = record.expires_at.timestamp_millis();
-        let owner = record.owner.as_deref().unwrap_or("");
-        if !owner.is_empty() {
-            self.owner_add(owner, &record.key, expires, OP).await?;
-        }
-        let mut conn = self.conn();
-        let (version, old): (i64, String) = self
-            .run(
-                OP,
-                scripts::CLUSTER_SAVE
-                    .key(self.session_key(&record.key))
-                    .arg(record.version)
-                    .arg(expires)
-                    .arg(data)
-                    .arg(owner)
-                    .arg(now_millis())
-                    .invoke_async(&mut conn),
-            )
-            .await?;
-        if version > 0 && !old.is_empty() && old != owner {
-            self.owner_remove(&old, &record.key, OP).await;
-        }
-        Ok(version)
+        self.cluster_write(&scripts::CLUSTER_SAVE, record, Operation::Save)
+            .await
     }
 
     /// Reads the owner first, so the owner's set outlives the session before its expiry moves.
@@ -383,25 +374,13 @@ impl RedisStore {
 
 /// A cluster walk cursor: `c<slot>` or `c<slot>/<key>`.
 fn parse_cursor(cursor: &WalkCursor) -> Result<(u16, Option<SessionKey>)> {
-    let invalid = || {
-        Error::new(ErrorKind::Invalid, Operation::Walk)
-            .with_store(NAME)
-            .with_context("the walk cursor was not made by this store")
-    };
-    let rest = cursor.as_str().strip_prefix('c').ok_or_else(invalid)?;
-    let (slot, key) = match rest.split_once('/') {
-        Some((slot, key)) => (slot, Some(key)),
-        None => (rest, None),
-    };
-    if slot.is_empty() || !slot.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid());
+    let rest = cursor
+        .as_str()
+        .strip_prefix('c')
+        .ok_or_else(foreign_cursor)?;
+    let (slot, key) = crate::store::position(rest)?;
+    match u16::try_from(slot) {
+        Ok(slot) if slot < SLOTS => Ok((slot, key)),
+        _ => Err(foreign_cursor()),
     }
-    let slot: u16 = slot.parse().map_err(|e| invalid().with_source(e))?;
-    if slot >= SLOTS {
-        return Err(invalid());
-    }
-    let key = key
-        .map(|k| SessionKey::parse(k).map_err(|e| invalid().with_source(e)))
-        .transpose()?;
-    Ok((slot, key))
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
 use redis::{Client, RedisResult};
 use session_core::chrono::{DateTime, Utc};
 use session_core::kit::{self, now_millis, redacted_url};
@@ -51,15 +52,23 @@ use crate::scripts;
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: Arc<RwLock<Conn>>,
-    /// In a cluster: the client, to connect afresh when the topology changed under the
-    /// connection (a primary that stopped answering is not redirected away from).
-    cluster: Option<Arc<Topology>>,
+    link: Link,
     config: Arc<RedisConfig>,
 }
 
-/// What a cluster store needs to reconnect from the configured nodes.
+/// How the store reaches Redis.
+#[derive(Clone)]
+enum Link {
+    /// One server, over a connection that reconnects by itself.
+    One(ConnectionManager),
+    /// A cluster, over a connection that may be replaced when the topology changed under it
+    /// (a primary that stopped answering is not redirected away from).
+    Cluster(Arc<Topology>),
+}
+
+/// A cluster connection, and what the store needs to connect afresh from the configured nodes.
 struct Topology {
+    current: RwLock<ClusterConnection>,
     client: ClusterClient,
     /// Set while a reconnection runs; reconnections start at most every [`REFRESH_EVERY`].
     refreshing: AtomicBool,
@@ -92,8 +101,7 @@ impl RedisStore {
                     .with_context(format!("cannot connect to {}", redacted_url(&config.url)))
             })?;
         Ok(RedisStore {
-            conn: Arc::new(RwLock::new(Conn::One(conn))),
-            cluster: None,
+            link: Link::One(conn),
             config: Arc::new(config),
         })
     }
@@ -129,8 +137,8 @@ impl RedisStore {
         )
         .await?;
         Ok(RedisStore {
-            conn: Arc::new(RwLock::new(Conn::Cluster(conn))),
-            cluster: Some(Arc::new(Topology {
+            link: Link::Cluster(Arc::new(Topology {
+                current: RwLock::new(conn),
                 client,
                 refreshing: AtomicBool::new(false),
                 last: Mutex::new(None),
@@ -141,17 +149,23 @@ impl RedisStore {
 
     /// A handle on the connection (cheap: it is shared).
     pub(crate) fn conn(&self) -> Conn {
-        self.conn
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        match &self.link {
+            Link::One(conn) => Conn::One(conn.clone()),
+            Link::Cluster(topology) => Conn::Cluster(
+                topology
+                    .current
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+            ),
+        }
     }
 
     /// In a cluster, after a call failed for want of an answer: connects afresh from the
     /// configured nodes in the background (at most every [`REFRESH_EVERY`]), so the slots a
     /// stopped primary served are looked up again and reach the replica that took over.
     pub(crate) fn refresh_topology(&self) {
-        let Some(topology) = &self.cluster else {
+        let Link::Cluster(topology) = &self.link else {
             return;
         };
         {
@@ -163,15 +177,14 @@ impl RedisStore {
             }
             *last = Some(Instant::now());
         }
-        let (topology, conn, limit) = (
-            topology.clone(),
-            self.conn.clone(),
-            self.config.connect_timeout * 2,
-        );
+        let (topology, limit) = (topology.clone(), self.config.connect_timeout * 2);
         tokio::spawn(async move {
             match tokio::time::timeout(limit, topology.client.get_async_connection()).await {
                 Ok(Ok(fresh)) => {
-                    *conn.write().unwrap_or_else(PoisonError::into_inner) = Conn::Cluster(fresh);
+                    *topology
+                        .current
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner) = fresh;
                     tracing::info!(
                         "reconnected to the Redis Cluster after a node stopped answering"
                     );
@@ -190,7 +203,7 @@ impl RedisStore {
     }
 
     fn is_cluster(&self) -> bool {
-        self.cluster.is_some()
+        matches!(self.link, Link::Cluster(_))
     }
 
     pub(crate) fn owner_key(&self, owner: &str) -> String {
@@ -470,7 +483,7 @@ impl SessionStore for RedisStore {
         let limit = limit.max(1);
         let (scan, after) = match from {
             None => (0, None),
-            Some(cursor) => parse_cursor(cursor)?,
+            Some(cursor) => position(cursor.as_str())?,
         };
         let prefix = self.session_prefix();
         let mut conn = self.conn();
@@ -540,26 +553,31 @@ impl SessionStore for RedisStore {
     }
 }
 
-/// A walk cursor this store made: the `SCAN` position, and the last key already handed out
-/// from that position's batch (`1234` or `1234/<key>`).
-fn parse_cursor(cursor: &WalkCursor) -> Result<(u64, Option<SessionKey>)> {
-    let invalid = || {
-        Error::new(ErrorKind::Invalid, Operation::Walk)
-            .with_store(NAME)
-            .with_context("the walk cursor was not made by this store")
+/// The error for a walk cursor this store did not make.
+pub(crate) fn foreign_cursor() -> Error {
+    Error::new(ErrorKind::Invalid, Operation::Walk)
+        .with_store(NAME)
+        .with_context("the walk cursor was not made by this store")
+}
+
+/// A walk position as this store writes it: a number, and the last key already handed out
+/// from there (`1234` or `1234/<key>`). One server's cursor is the `SCAN` position; a
+/// cluster's, after its `c`, the slot.
+pub(crate) fn position(text: &str) -> Result<(u64, Option<SessionKey>)> {
+    let (number, after) = match text.split_once('/') {
+        Some((number, key)) => (number, Some(key)),
+        None => (text, None),
     };
-    let (scan, after) = match cursor.as_str().split_once('/') {
-        Some((scan, key)) => (scan, Some(key)),
-        None => (cursor.as_str(), None),
-    };
-    if scan.is_empty() || !scan.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid());
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(foreign_cursor());
     }
-    let scan: u64 = scan.parse().map_err(|e| invalid().with_source(e))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|e| foreign_cursor().with_source(e))?;
     let after = after
-        .map(|key| SessionKey::parse(key).map_err(|e| invalid().with_source(e)))
+        .map(|key| SessionKey::parse(key).map_err(|e| foreign_cursor().with_source(e)))
         .transpose()?;
-    Ok((scan, after))
+    Ok((number, after))
 }
 
 /// `text` with the glob characters of `SCAN ... MATCH` escaped.
