@@ -4,9 +4,11 @@ use std::hint::black_box;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20::cipher::consts::U10;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use criterion::{Criterion, criterion_group, criterion_main};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use session_cookie::{CookieStore, Key};
 use session_core::chrono::{Duration, Utc};
 use session_core::{ClientSideStore, Codec, MessagePack, Opened, Record, SessionToken};
@@ -64,17 +66,66 @@ fn bench(c: &mut Criterion) {
     group.bench_function("decode_only", |b| {
         b.iter(|| black_box(MessagePack.decode(&bytes).unwrap()))
     });
-    // The rest of the seal and the open: the cipher, base64, and the token's key.
-    let cipher = XChaCha20Poly1305::new((&[7u8; 32]).into());
-    let nonce = XNonce::from([1u8; 24]);
+    // The rest of the seal and the open: the cipher, base64, and the token's key. The cipher
+    // as the store runs it (HChaCha20 for the message's key, then ring's ChaCha20-Poly1305 in
+    // place), and the portable implementation of the same construction beside it.
+    let key = [7u8; 32];
+    let nonce = [1u8; 24];
     let plaintext = vec![3u8; bytes.len() + 43];
-    let payload = |msg| Payload { msg, aad: b"id" };
-    let ciphertext = cipher.encrypt(&nonce, payload(&plaintext)).unwrap();
+    let message_key = || {
+        let subkey = chacha20::hchacha::<U10>((&key).into(), nonce[..16].into());
+        let mut short = [0u8; 12];
+        short[4..].copy_from_slice(&nonce[16..]);
+        let key = UnboundKey::new(&CHACHA20_POLY1305, subkey.as_slice()).unwrap();
+        (LessSafeKey::new(key), Nonce::assume_unique_for_key(short))
+    };
+    let ciphertext = {
+        let (key, nonce) = message_key();
+        let mut buf = plaintext.clone();
+        key.seal_in_place_append_tag(nonce, Aad::from(b"id"), &mut buf)
+            .unwrap();
+        buf
+    };
     group.bench_function("aead_encrypt_only", |b| {
-        b.iter(|| black_box(cipher.encrypt(&nonce, payload(&plaintext)).unwrap()))
+        b.iter(|| {
+            let (key, nonce) = message_key();
+            let mut buf = Vec::with_capacity(plaintext.len() + 16);
+            buf.extend_from_slice(&plaintext);
+            key.seal_in_place_append_tag(nonce, Aad::from(b"id"), &mut buf)
+                .unwrap();
+            black_box(buf)
+        })
     });
     group.bench_function("aead_decrypt_only", |b| {
-        b.iter(|| black_box(cipher.decrypt(&nonce, payload(&ciphertext)).unwrap()))
+        b.iter(|| {
+            let (key, nonce) = message_key();
+            let mut buf = ciphertext.clone();
+            let len = key
+                .open_in_place(nonce, Aad::from(b"id"), &mut buf)
+                .unwrap()
+                .len();
+            black_box((buf, len))
+        })
+    });
+    let portable = XChaCha20Poly1305::new((&key).into());
+    let payload = |msg| Payload { msg, aad: b"id" };
+    group.bench_function("portable_aead_encrypt_only", |b| {
+        b.iter(|| {
+            black_box(
+                portable
+                    .encrypt(XNonce::from_slice(&nonce), payload(&plaintext))
+                    .unwrap(),
+            )
+        })
+    });
+    group.bench_function("portable_aead_decrypt_only", |b| {
+        b.iter(|| {
+            black_box(
+                portable
+                    .decrypt(XNonce::from_slice(&nonce), payload(&ciphertext))
+                    .unwrap(),
+            )
+        })
     });
     let text = URL_SAFE_NO_PAD.encode(&ciphertext);
     group.bench_function("base64_encode_only", |b| {

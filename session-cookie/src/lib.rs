@@ -28,6 +28,7 @@
 
 mod config;
 mod store;
+mod xchacha;
 
 pub use config::Key;
 pub use store::{CookieStore, MAX_COOKIE_BYTES};

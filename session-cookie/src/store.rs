@@ -1,12 +1,11 @@
 //! Sealing sessions into cookies.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use session_core::chrono::Utc;
 use session_core::codec::default_codec;
 use session_core::{
@@ -15,16 +14,17 @@ use session_core::{
 };
 
 use crate::config::Key;
+use crate::xchacha::{NONCE, Sealer, TAG};
 
 const NAME: &str = "cookie";
 /// First byte of every sealed value: the format, so a later one can be told apart. Format 2
 /// seals the session's token before the record; values of format 1 (the record alone) no
 /// longer open, and their visitors get a fresh session.
 const FORMAT: u8 = 2;
-const NONCE: usize = 24;
 /// Length of a session token's text, sealed before the record.
 const TOKEN_LEN: usize = 43;
-const TAG: usize = 16;
+/// Bytes before the ciphertext: the format and the nonce.
+const HEAD: usize = 1 + NONCE;
 /// What browsers keep of one cookie: name, `=`, and value.
 pub const MAX_COOKIE_BYTES: usize = 4096;
 
@@ -72,7 +72,7 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// ```
 #[derive(Clone)]
 pub struct CookieStore {
-    ciphers: Arc<[XChaCha20Poly1305]>,
+    ciphers: Arc<[Sealer]>,
     codec: Arc<dyn Codec>,
 }
 
@@ -84,10 +84,7 @@ impl CookieStore {
         if keys.is_empty() {
             return Err(Error::config("the cookie store needs at least one key").with_store(NAME));
         }
-        let ciphers = keys
-            .iter()
-            .map(|k| XChaCha20Poly1305::new((&k.0).into()))
-            .collect();
+        let ciphers = keys.iter().map(|k| Sealer::new(k.0)).collect();
         Ok(CookieStore {
             ciphers,
             codec: default_codec(),
@@ -101,58 +98,70 @@ impl CookieStore {
         self
     }
 
-    fn seal_bytes(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String> {
+    /// Seals `token` and the encoded record into a cookie value.
+    fn seal_bytes(
+        &self,
+        cookie_name: &str,
+        token: &SessionToken,
+        encoded: &[u8],
+    ) -> Result<String> {
         let mut nonce = [0u8; NONCE];
         getrandom::fill(&mut nonce).map_err(|e| {
             Error::new(ErrorKind::Backend, Operation::Encode)
                 .with_store(NAME)
                 .with_context(format!("no random nonce: {e}"))
         })?;
-        let sealed = self.ciphers[0]
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: cookie_name.as_bytes(),
-                },
-            )
+        // One buffer from the format byte to the tag, sealed in place.
+        let mut bytes = Vec::with_capacity(HEAD + TOKEN_LEN + encoded.len() + TAG);
+        bytes.push(FORMAT);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(token.as_str().as_bytes());
+        bytes.extend_from_slice(encoded);
+        self.ciphers[0]
+            .seal_in_place(&nonce, cookie_name.as_bytes(), &mut bytes, HEAD)
             .map_err(|_| {
                 Error::new(ErrorKind::Encode, Operation::Encode)
                     .with_store(NAME)
                     .with_context("sealing failed")
             })?;
-        let mut bytes = Vec::with_capacity(1 + NONCE + sealed.len());
-        bytes.push(FORMAT);
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&sealed);
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// The plaintext and the index of the key that opened it.
+    /// The opened bytes, where the plaintext lies in them, and the index of the key that
+    /// opened it.
     fn open_bytes(
         &self,
         cookie_name: &str,
         value: &str,
-    ) -> std::result::Result<(Vec<u8>, usize), &'static str> {
+    ) -> std::result::Result<(Vec<u8>, Range<usize>, usize), &'static str> {
         // Bound the work before decoding: no honest cookie is larger than a browser keeps.
         if value.len() > MAX_COOKIE_BYTES {
             return Err("longer than any cookie this store writes");
         }
-        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| "not base64url")?;
-        if bytes.len() < 1 + NONCE + TAG {
+        let mut bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| "not base64url")?;
+        if bytes.len() < HEAD + TAG {
             return Err("too short");
         }
         if bytes[0] != FORMAT {
             return Err("unknown format");
         }
-        let (nonce, sealed) = bytes[1..].split_at(NONCE);
+        let mut nonce = [0u8; NONCE];
+        nonce.copy_from_slice(&bytes[1..HEAD]);
+        let aad = cookie_name.as_bytes();
+        // A failed open leaves the bytes unspecified, so each older key gets a fresh copy.
+        let last = self.ciphers.len() - 1;
         for (index, cipher) in self.ciphers.iter().enumerate() {
-            let payload = Payload {
-                msg: sealed,
-                aad: cookie_name.as_bytes(),
-            };
-            if let Ok(plaintext) = cipher.decrypt(XNonce::from_slice(nonce), payload) {
-                return Ok((plaintext, index));
+            if index == last {
+                if let Some(plaintext) = cipher.open_in_place(&nonce, aad, &mut bytes[HEAD..]) {
+                    let len = plaintext.len();
+                    return Ok((bytes, HEAD..HEAD + len, index));
+                }
+                break;
+            }
+            let mut copy = bytes[HEAD..].to_vec();
+            if let Some(plaintext) = cipher.open_in_place(&nonce, aad, &mut copy) {
+                let len = plaintext.len();
+                return Ok((copy, 0..len, index));
             }
         }
         Err("not sealed by any current key (tampered, or sealed for another cookie)")
@@ -184,11 +193,11 @@ impl ClientSideStore for CookieStore {
     }
 
     fn open(&self, cookie_name: &str, value: &str) -> Opened {
-        let (plaintext, key) = match self.open_bytes(cookie_name, value) {
+        let (bytes, plaintext, key) = match self.open_bytes(cookie_name, value) {
             Ok(opened) => opened,
             Err(reason) => return Opened::Invalid(reason),
         };
-        let Some((token, record)) = plaintext.split_at_checked(TOKEN_LEN) else {
+        let Some((token, record)) = bytes[plaintext].split_at_checked(TOKEN_LEN) else {
             return Opened::Invalid("sealed, but too short for a session");
         };
         let Some(token) = std::str::from_utf8(token)
@@ -217,10 +226,7 @@ impl ClientSideStore for CookieStore {
             .codec
             .encode(record)
             .map_err(|e| e.with_store(NAME).with_operation(Operation::Save))?;
-        let mut plaintext = Vec::with_capacity(TOKEN_LEN + encoded.len());
-        plaintext.extend_from_slice(token.as_str().as_bytes());
-        plaintext.extend_from_slice(&encoded);
-        let value = self.seal_bytes(cookie_name, &plaintext)?;
+        let value = self.seal_bytes(cookie_name, token, &encoded)?;
         let size = cookie_name.len() + 1 + value.len();
         if size > MAX_COOKIE_BYTES {
             return Err(Error::new(ErrorKind::TooLarge, Operation::Save)

@@ -280,3 +280,51 @@ fn keys_are_required() {
     let err = CookieStore::new(Vec::new()).unwrap_err();
     assert_eq!(err.kind(), session_core::ErrorKind::Config);
 }
+
+/// Sealed as earlier releases of this crate sealed (the portable XChaCha20-Poly1305 over the
+/// token and the encoded record): cookies already in browsers keep opening.
+#[test]
+fn cookies_sealed_by_the_portable_cipher_open_with_any_of_three_keys() {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+    use session_core::{Codec, MessagePack};
+
+    let keys = [[1u8; 32], [2u8; 32], [3u8; 32]];
+    let token = SessionToken::generate();
+    let mut record = Record::new(token.key(), Utc::now() + Duration::hours(1));
+    record.insert("user", "ada").unwrap();
+    let mut plaintext = token.as_str().as_bytes().to_vec();
+    plaintext.extend_from_slice(&MessagePack.encode(&record).unwrap());
+    let store = CookieStore::new(keys.iter().map(|k| Key::from_bytes(*k)).collect()).unwrap();
+
+    for (index, key) in keys.iter().enumerate() {
+        let nonce = [index as u8 + 40; 24];
+        let sealed = XChaCha20Poly1305::new(key.into())
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plaintext,
+                    aad: COOKIE.as_bytes(),
+                },
+            )
+            .unwrap();
+        let mut bytes = vec![2u8];
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        let value = URL_SAFE_NO_PAD.encode(&bytes);
+        match store.open(COOKIE, &value) {
+            Opened::Valid {
+                token: opened,
+                record: back,
+                reseal,
+            } => {
+                assert_eq!(opened, token);
+                assert_eq!(back.get::<String>("user").unwrap().as_deref(), Some("ada"));
+                assert_eq!(reseal, index > 0, "key {index}");
+            }
+            other => panic!("key {index}: {other:?}"),
+        }
+        // The same bytes under another cookie's name open with no key.
+        assert!(matches!(store.open("other", &value), Opened::Invalid(_)));
+    }
+}
