@@ -23,6 +23,7 @@ enum Flaw {
     SweepDeletesLiveRecords,
     RevokeKeepsSessions,
     WalkDropsLastOfPage,
+    IndexKeepsFirstExpiry,
 }
 
 /// A `MemoryStore` with one flaw, and a shadow copy of everything written to act it out.
@@ -31,6 +32,8 @@ struct Broken {
     inner: MemoryStore,
     flaw: Flaw,
     shadow: Arc<Mutex<HashMap<SessionKey, Record>>>,
+    /// The expiry each record was created with.
+    created: Arc<Mutex<HashMap<SessionKey, DateTime<Utc>>>>,
 }
 
 impl Broken {
@@ -66,6 +69,10 @@ impl SessionStore for Broken {
         }
         self.inner.create(record).await?;
         self.remember(record);
+        self.created
+            .lock()
+            .unwrap()
+            .insert(record.key.clone(), record.expires_at);
         Ok(())
     }
 
@@ -129,7 +136,14 @@ impl SessionStore for Broken {
     }
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
-        self.inner.list_by_owner(owner).await
+        let mut keys = self.inner.list_by_owner(owner).await?;
+        if self.flaw == Flaw::IndexKeepsFirstExpiry {
+            // An index entry that lapses with the expiry the session was created with.
+            let created = self.created.lock().unwrap();
+            let now = Utc::now();
+            keys.retain(|k| created.get(k).is_none_or(|first| *first > now));
+        }
+        Ok(keys)
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
@@ -158,6 +172,7 @@ fn report(flaw: Flaw) -> Report {
             inner: MemoryStore::new(),
             flaw,
             shadow: Arc::default(),
+            created: Arc::default(),
         });
         Ok(Broken {
             inner: shared.inner.with_codec(cx.codec()),
@@ -272,6 +287,14 @@ fn a_walk_that_drops_records_is_caught() {
     assert_caught(
         Flaw::WalkDropsLastOfPage,
         &["store::walk_yields_every_live_record_in_pages"],
+    );
+}
+
+#[test]
+fn an_owner_index_that_lapses_with_the_first_expiry_is_caught() {
+    assert_caught(
+        Flaw::IndexKeepsFirstExpiry,
+        &["store::owner_index_keeps_sessions_whose_expiry_moved_on"],
     );
 }
 

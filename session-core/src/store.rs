@@ -220,6 +220,9 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// - Omits deleted and expired records, and records whose owner changed
     ///   (cases `store::owner_index_forgets_deleted_and_expired`,
     ///   `store::owner_index_follows_owner_changes`).
+    /// - Keeps listing a session for as long as it lives, however far saves and touches
+    ///   moved its expiry past the one it was created with
+    ///   (case `store::owner_index_keeps_sessions_whose_expiry_moved_on`).
     /// - Fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) when
     ///   [`Capabilities::owner_index`] is false
     ///   (case `store::owner_index_without_capability_is_unsupported`).

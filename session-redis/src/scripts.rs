@@ -1,9 +1,10 @@
 //! The server-side scripts: each write is one atomic round trip.
 //!
 //! A session is a hash under `{prefix}s:{key}` with fields `v` (version), `x` (idle expiry,
-//! epoch milliseconds), `d` (the encoded record) and `o` (owner, empty for none), and a native
-//! expiry at `x`. An owner's sessions are a set under `{prefix}o:{owner}` whose own expiry follows
-//! its longest-lived member, so abandoned sets disappear too. The caller passes its clock (`now`,
+//! epoch milliseconds), `d` (the encoded record), `o` (owner, empty for none) and, on one
+//! server, `e` (the instant its owner's set is kept live until), and a native expiry at `x`.
+//! An owner's sessions are a set under `{prefix}o:{owner}` whose own expiry stays past its
+//! longest-lived member's, by at most one idle period, so abandoned sets disappear too. The caller passes its clock (`now`,
 //! epoch milliseconds), so a record the application considers expired is treated as gone even if
 //! the server's clock disagrees by a few milliseconds.
 
@@ -12,19 +13,24 @@ use std::sync::LazyLock;
 use redis::Script;
 
 /// Shared helpers, prepended to the scripts that touch the owner index. A live session is
-/// always a member of its owner's set (the set outlives its longest-lived member, and reads
-/// only drop members that expired or changed owner), so a save that keeps the owner only
-/// extends the set's life.
+/// always a member of its owner's set, and the set lives past every member's expiry (reads
+/// only drop members that expired or changed owner).
+///
+/// `owner_keep` adds the member and keeps the set live one idle period past the member's
+/// expiry (`expires + (expires - now)`), and returns the instant the set is now live until.
+/// The session's hash keeps that instant in its field `e`, so a save or touch whose new expiry
+/// is still within it leaves the set alone: with sliding expiry, the set is touched once per
+/// idle period of a session rather than on every save.
 const OWNER_HELPERS: &str = r#"
-local function owner_extend(set, expires, now)
-  local ttl = redis.call('PTTL', set)
-  if ttl < 0 or tonumber(now) + ttl < tonumber(expires) then
-    redis.call('PEXPIREAT', set, expires)
-  end
-end
-local function owner_add(set, member, expires, now)
+local function owner_keep(set, member, expires, now)
   redis.call('SADD', set, member)
-  owner_extend(set, expires, now)
+  local x, t = tonumber(expires), tonumber(now)
+  local target = x
+  if x > t then target = x + (x - t) end
+  local ttl = redis.call('PTTL', set)
+  if ttl >= 0 and t + ttl >= target then return t + ttl end
+  redis.call('PEXPIREAT', set, target)
+  return target
 end
 "#;
 
@@ -41,34 +47,47 @@ if x then
   if old and old ~= '' then redis.call('SREM', ARGV[6] .. old, ARGV[7]) end
   redis.call('DEL', KEYS[1])
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+if ARGV[4] ~= '' then
+  local e = owner_keep(ARGV[6] .. ARGV[4], ARGV[7], ARGV[2], ARGV[5])
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4], 'e', e)
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-if ARGV[4] ~= '' then owner_add(ARGV[6] .. ARGV[4], ARGV[7], ARGV[2], ARGV[5]) end
 return 1
 "#
     ))
 });
 
-/// KEYS[1] session; ARGV: expected version, expires, data, owner, now, owner prefix, member.
+/// KEYS[1] session; ARGV: expected version, expires, data, owner, now, owner prefix, member,
+/// next version (the expected one plus one, so the script converts no version).
 /// Returns the new version, -1 when the record is gone, -2 on a version mismatch.
+///
+/// The work per save: one `HMGET`, one `HSET` and one `PEXPIREAT`; the owner's set only when
+/// the owner changed or the new expiry passes the one the set was last kept live for.
 pub(crate) static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{OWNER_HELPERS}{}",
         r#"
-local h = redis.call('HMGET', KEYS[1], 'v', 'x', 'o')
+local h = redis.call('HMGET', KEYS[1], 'v', 'x', 'o', 'e')
 if not h[1] or tonumber(h[2]) <= tonumber(ARGV[5]) then return -1 end
-if tonumber(h[1]) ~= tonumber(ARGV[1]) then return -2 end
-local next = tonumber(h[1]) + 1
-redis.call('HSET', KEYS[1], 'v', next, 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+if h[1] ~= ARGV[1] and tonumber(h[1]) ~= tonumber(ARGV[1]) then return -2 end
 local old = h[3] or ''
+local keep = false
 if old ~= ARGV[4] then
   if old ~= '' then redis.call('SREM', ARGV[6] .. old, ARGV[7]) end
-  if ARGV[4] ~= '' then owner_add(ARGV[6] .. ARGV[4], ARGV[7], ARGV[2], ARGV[5]) end
+  keep = ARGV[4] ~= ''
 elseif ARGV[4] ~= '' then
-  owner_extend(ARGV[6] .. ARGV[4], ARGV[2], ARGV[5])
+  keep = not h[4] or tonumber(h[4]) < tonumber(ARGV[2])
 end
-return next
+if keep then
+  local e = owner_keep(ARGV[6] .. ARGV[4], ARGV[7], ARGV[2], ARGV[5])
+  redis.call('HSET', KEYS[1], 'v', ARGV[8], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4], 'e', e)
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[8], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return tonumber(ARGV[8])
 "#
     ))
 });
@@ -78,11 +97,15 @@ pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{OWNER_HELPERS}{}",
         r#"
-local h = redis.call('HMGET', KEYS[1], 'x', 'o')
+local h = redis.call('HMGET', KEYS[1], 'x', 'o', 'e')
 if not h[1] or tonumber(h[1]) <= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'x', ARGV[1])
+if h[2] and h[2] ~= '' and (not h[3] or tonumber(h[3]) < tonumber(ARGV[1])) then
+  local e = owner_keep(ARGV[3] .. h[2], ARGV[4], ARGV[1], ARGV[2])
+  redis.call('HSET', KEYS[1], 'x', ARGV[1], 'e', e)
+else
+  redis.call('HSET', KEYS[1], 'x', ARGV[1])
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-if h[2] and h[2] ~= '' then owner_add(ARGV[3] .. h[2], ARGV[4], ARGV[1], ARGV[2]) end
 return 1
 "#
     ))

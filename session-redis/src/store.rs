@@ -242,23 +242,28 @@ impl RedisStore {
 
     /// Runs a write script (`CREATE` or `SAVE`) on `record`: both take the record's version,
     /// expiry, encoded data and owner, the caller's clock, and the owner-index names.
+    /// `SAVE` also takes the version it writes (the loaded one plus one).
     async fn write(&self, script: &redis::Script, record: &Record, op: Operation) -> Result<i64> {
         let data = self.encode(record, op)?;
         let mut conn = self.conn();
-        self.run(
-            op,
-            script
-                .key(self.session_key(&record.key))
-                .arg(record.version)
-                .arg(millis(record.expires_at))
-                .arg(data)
-                .arg(record.owner.as_deref().unwrap_or(""))
-                .arg(now_millis())
-                .arg(self.owner_prefix())
-                .arg(record.key.as_str())
-                .invoke_async(&mut conn),
-        )
-        .await
+        let mut invocation = script.key(self.session_key(&record.key));
+        invocation
+            .arg(record.version)
+            .arg(millis(record.expires_at))
+            .arg(data)
+            .arg(record.owner.as_deref().unwrap_or(""))
+            .arg(now_millis())
+            .arg(self.owner_prefix())
+            .arg(record.key.as_str());
+        if op == Operation::Save {
+            let next = record.version.checked_add(1).ok_or_else(|| {
+                Error::new(ErrorKind::Invalid, op)
+                    .with_store(NAME)
+                    .with_context("the record's version cannot grow past u64::MAX")
+            })?;
+            invocation.arg(next);
+        }
+        self.run(op, invocation.invoke_async(&mut conn)).await
     }
 
     /// Runs an owner-index script (`LIST_BY_OWNER` or `DELETE_BY_OWNER`) for `owner`.

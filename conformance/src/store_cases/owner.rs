@@ -5,13 +5,17 @@ use std::collections::BTreeSet;
 use session_core::{ErrorKind, MAX_OWNER_BYTES, Record, SessionKey, SessionStore};
 
 use super::lifecycle::must_load;
-use crate::case::{Fixture, cases, long_lived, short_lived, wait_past};
+use crate::case::{
+    Fixture, SHORT_TTL, cases, long_lived, now, record_expiring_in, short_lived, to_chrono,
+    wait_past,
+};
 use crate::check::{CaseResult, ensure, ensure_eq, expect_kind};
 
 cases!("store":
     owner_index_lists_live_sessions_of_owner => OwnerIndex,
     owner_index_forgets_deleted_and_expired => OwnerIndex,
     owner_index_follows_owner_changes => OwnerIndex,
+    owner_index_keeps_sessions_whose_expiry_moved_on => OwnerIndex,
     delete_by_owner_revokes_only_that_owner => OwnerIndex,
     owner_index_without_capability_is_unsupported => NoOwnerIndex,
     owner_at_the_limit_is_kept_and_one_past_it_refused => Nothing,
@@ -114,6 +118,53 @@ async fn owner_index_follows_owner_changes(fx: Fixture) -> CaseResult {
     ensure!(
         listed(&*store, &bob).await?.is_empty(),
         "bob still lists a session after logging out"
+    );
+    Ok(())
+}
+
+/// A store may keep its index lazily (extend an owner's entry only now and then, as the
+/// session's expiry moves); the index must still list a session for as long as it lives,
+/// however far saves and touches moved its expiry past the one it was created with, and then
+/// forget it once it expires.
+async fn owner_index_keeps_sessions_whose_expiry_moved_on(fx: Fixture) -> CaseResult {
+    let store = fx.store().await?;
+    let alice = owner("alice");
+    let created = owned(short_lived(), &alice);
+    store.create(&created).await?;
+    let first = created.expires_at;
+
+    // A save that moves the expiry a little (as sliding expiry does on every request), then one
+    // that moves it far, then a touch that moves it further still.
+    let mut r = must_load(&*store, &created.key).await?;
+    r.expires_at = first + to_chrono(SHORT_TTL / 5);
+    store.save(&r).await?;
+    let mut r = must_load(&*store, &created.key).await?;
+    r.expires_at = now() + to_chrono(SHORT_TTL * 5 / 2);
+    store.save(&r).await?;
+    let last = now() + to_chrono(SHORT_TTL * 3);
+    store.touch(&created.key, last).await?;
+
+    // Past twice the first lifetime: whatever the store derived from it has lapsed.
+    wait_past(first + to_chrono(SHORT_TTL)).await;
+    ensure_eq!(
+        listed(&*store, &alice).await?,
+        keys([&created]),
+        "a live session whose expiry saves and a touch moved on"
+    );
+    // Another session of the same owner, created later, with the shortest life.
+    let other = owned(record_expiring_in(SHORT_TTL / 4), &alice);
+    store.create(&other).await?;
+    wait_past(other.expires_at).await;
+    ensure_eq!(
+        listed(&*store, &alice).await?,
+        keys([&created]),
+        "after the other session expired"
+    );
+
+    wait_past(last).await;
+    ensure!(
+        listed(&*store, &alice).await?.is_empty(),
+        "an expired session is still listed"
     );
     Ok(())
 }
