@@ -231,6 +231,23 @@ impl SessionKey {
     }
 }
 
+impl SessionKey {
+    /// The 32 bytes the key's hex spells, for stores that keep keys compactly.
+    #[cfg(feature = "moka")]
+    pub(crate) fn to_bytes(&self) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        // Every key is 64 lowercase hex characters (checked where it is made).
+        let _ = hex::decode_to_slice(&self.0, &mut bytes);
+        bytes
+    }
+
+    /// The key whose hex spells `bytes`.
+    #[cfg(feature = "moka")]
+    pub(crate) fn from_bytes(bytes: &[u8; 32]) -> SessionKey {
+        SessionKey(hex_of(bytes))
+    }
+}
+
 /// Lowercase hex of a SHA-256 digest, written in one pass (this runs on every request).
 fn hex_of(digest: &[u8]) -> String {
     let mut out = vec![0u8; digest.len() * 2];

@@ -16,7 +16,7 @@ use crate::error::{Error, Operation, Result};
 use crate::id::SessionKey;
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
-use crate::stored::{OwnerIndex, Stored};
+use crate::stored::OwnerIndex;
 use crate::walk::{WalkCursor, WalkPage};
 
 const NAME: &str = "moka";
@@ -63,7 +63,7 @@ type Owners = Arc<Mutex<OwnerIndex>>;
 /// ```
 #[derive(Clone)]
 pub struct MokaStore {
-    cache: Cache<SessionKey, Arc<Entry>>,
+    cache: Cache<Slot, Entry>,
     owners: Owners,
     codec: Arc<dyn Codec>,
     limit: Limit,
@@ -75,35 +75,111 @@ enum Limit {
     Bytes(u64),
 }
 
-type Entry = Stored;
+/// A session's key as the cache holds it: the 32 bytes its hex spells, kept inline.
+type Slot = [u8; 32];
+
+/// Bytes of an entry's header: version, then expiry (epoch milliseconds), then the owner's
+/// length; the owner's bytes and the encoded record follow.
+const HEADER: usize = 8 + 8 + 1;
+
+/// One cached session in a single allocation: `version ‖ expires ‖ owner length ‖ owner ‖
+/// encoded record`. Cloning shares it.
+#[derive(Clone)]
+struct Entry(Arc<[u8]>);
+
+impl Entry {
+    fn new(encoded: &[u8], version: u64, expires_at: DateTime<Utc>, owner: Option<&str>) -> Self {
+        let owner = owner.unwrap_or("").as_bytes();
+        // Owners are at most MAX_OWNER_BYTES (255) bytes: `encode` refuses longer ones.
+        let owner = &owner[..owner.len().min(usize::from(u8::MAX))];
+        let mut bytes = Vec::with_capacity(HEADER + owner.len() + encoded.len());
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(&expires_at.timestamp_millis().to_le_bytes());
+        bytes.push(owner.len() as u8);
+        bytes.extend_from_slice(owner);
+        bytes.extend_from_slice(encoded);
+        Entry(bytes.into())
+    }
+
+    fn encode(record: &Record, codec: &dyn Codec, version: u64, op: Operation) -> Result<Self> {
+        // Whatever the codec, an owner the entry's header can hold.
+        crate::record::check_owner(record.owner.as_deref(), op)?;
+        let encoded = crate::kit::encode(codec, record, None, NAME, op)?;
+        Ok(Entry::new(
+            &encoded,
+            version,
+            record.expires_at,
+            record.owner.as_deref(),
+        ))
+    }
+
+    fn word(&self, at: usize) -> [u8; 8] {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.0[at..at + 8]);
+        word
+    }
+
+    fn version(&self) -> u64 {
+        u64::from_le_bytes(self.word(0))
+    }
+
+    fn expires_millis(&self) -> i64 {
+        i64::from_le_bytes(self.word(8))
+    }
+
+    fn owner_len(&self) -> usize {
+        usize::from(self.0[16])
+    }
+
+    fn owner(&self) -> Option<&str> {
+        let owner = &self.0[HEADER..HEADER + self.owner_len()];
+        // Written from a `&str` above.
+        std::str::from_utf8(owner).ok().filter(|o| !o.is_empty())
+    }
+
+    fn encoded(&self) -> &[u8] {
+        &self.0[HEADER + self.owner_len()..]
+    }
+
+    fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_millis() > now.timestamp_millis()
+    }
+
+    /// The same session with another version or expiry (the encoded record is copied).
+    fn with(&self, version: u64, expires_at: DateTime<Utc>) -> Self {
+        Entry::new(self.encoded(), version, expires_at, self.owner())
+    }
+
+    fn record(&self, codec: &dyn Codec) -> Result<Record> {
+        crate::kit::decode(
+            codec,
+            self.encoded(),
+            self.version(),
+            self.expires_millis(),
+            NAME,
+        )
+    }
+}
 
 /// Each entry lives until its record's idle expiry; the cache's time-to-live may cut it shorter.
 struct RecordExpiry;
 
 impl RecordExpiry {
     fn remaining(entry: &Entry) -> Option<Duration> {
-        Some(
-            (entry.expires_at - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO),
-        )
+        let left = entry.expires_millis() - Utc::now().timestamp_millis();
+        Some(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
     }
 }
 
-impl Expiry<SessionKey, Arc<Entry>> for RecordExpiry {
-    fn expire_after_create(
-        &self,
-        _: &SessionKey,
-        entry: &Arc<Entry>,
-        _: Instant,
-    ) -> Option<Duration> {
+impl Expiry<Slot, Entry> for RecordExpiry {
+    fn expire_after_create(&self, _: &Slot, entry: &Entry, _: Instant) -> Option<Duration> {
         Self::remaining(entry)
     }
 
     fn expire_after_update(
         &self,
-        _: &SessionKey,
-        entry: &Arc<Entry>,
+        _: &Slot,
+        entry: &Entry,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
@@ -151,20 +227,19 @@ impl MokaStoreBuilder {
         let listener_owners = owners.clone();
         let mut builder = Cache::builder()
             .expire_after(RecordExpiry)
-            .eviction_listener(move |key: Arc<SessionKey>, entry: Arc<Entry>, cause| {
+            .eviction_listener(move |key: Arc<Slot>, entry: Entry, cause| {
                 // A replaced entry's index is kept up to date by the write that replaced it.
                 if cause != RemovalCause::Replaced
-                    && let Some(owner) = &entry.owner
+                    && let Some(owner) = entry.owner()
                 {
-                    lock(&listener_owners).remove(owner, &key);
+                    lock(&listener_owners).remove(owner, &SessionKey::from_bytes(&key));
                 }
             });
         builder = match self.limit {
             Limit::Entries(n) => builder.max_capacity(n),
-            Limit::Bytes(n) => builder.max_capacity(n).weigher(|_key, entry: &Arc<Entry>| {
-                // Key, bookkeeping and owner, on top of the encoded record.
-                let overhead = 160 + entry.owner.as_ref().map_or(0, String::len);
-                u32::try_from(entry.bytes.len() + overhead).unwrap_or(u32::MAX)
+            Limit::Bytes(n) => builder.max_capacity(n).weigher(|_key, entry: &Entry| {
+                // The key and the cache's bookkeeping, on top of the entry (owner and record).
+                u32::try_from(entry.0.len() + 160).unwrap_or(u32::MAX)
             }),
         };
         if let Some(ttl) = self.time_to_live {
@@ -217,10 +292,6 @@ impl MokaStore {
         self.cache.weighted_size()
     }
 
-    fn entry(&self, record: &Record, operation: Operation) -> Result<Entry> {
-        Stored::encode(record, &*self.codec, None, NAME, operation, false)
-    }
-
     /// Moves `key` in the owner index from `old` to `new`.
     fn reindex(&self, key: &SessionKey, old: Option<&str>, new: Option<&str>) {
         lock(&self.owners).moved(key, old, new);
@@ -264,21 +335,21 @@ impl SessionStore for MokaStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let Some(entry) = self.cache.get(key).await else {
+        let Some(entry) = self.cache.get(&key.to_bytes()).await else {
             return Ok(None);
         };
         if !entry.is_live(Utc::now()) {
             return Ok(None);
         }
-        entry.record(&*self.codec, NAME).map(Some)
+        entry.record(&*self.codec).map(Some)
     }
 
     async fn create(&self, record: &Record) -> Result<()> {
-        let new = Arc::new(self.entry(record, Operation::Create)?);
+        let new = Entry::encode(record, &*self.codec, record.version, Operation::Create)?;
         let mut outcome = Outcome::Done;
         let mut replaced_owner = None;
         self.cache
-            .entry(record.key.clone())
+            .entry(record.key.to_bytes())
             .and_compute_with(|current| {
                 let op = match current {
                     Some(e) if e.value().is_live(Utc::now()) => {
@@ -286,7 +357,8 @@ impl SessionStore for MokaStore {
                         Op::Nop
                     }
                     other => {
-                        replaced_owner = other.and_then(|e| e.into_value().owner.clone());
+                        replaced_owner =
+                            other.and_then(|e| e.into_value().owner().map(str::to_owned));
                         Op::Put(new.clone())
                     }
                 };
@@ -307,13 +379,16 @@ impl SessionStore for MokaStore {
     }
 
     async fn save(&self, record: &Record) -> Result<u64> {
-        let mut new = self.entry(record, Operation::Save)?;
-        new.version = record.version + 1;
-        let new = Arc::new(new);
+        let next = record.version.checked_add(1).ok_or_else(|| {
+            Error::new(crate::error::ErrorKind::Invalid, Operation::Save)
+                .with_store(NAME)
+                .with_context("the record's version cannot grow past u64::MAX")
+        })?;
+        let new = Entry::encode(record, &*self.codec, next, Operation::Save)?;
         let mut outcome = Outcome::Done;
         let mut old_owner = None;
         self.cache
-            .entry(record.key.clone())
+            .entry(record.key.to_bytes())
             .and_compute_with(|current| {
                 let op = match current.map(|e| e.into_value()) {
                     Some(e) if !e.is_live(Utc::now()) => {
@@ -324,12 +399,12 @@ impl SessionStore for MokaStore {
                         outcome = Outcome::Missing;
                         Op::Nop
                     }
-                    Some(e) if e.version != record.version => {
-                        outcome = Outcome::Conflict(e.version);
+                    Some(e) if e.version() != record.version => {
+                        outcome = Outcome::Conflict(e.version());
                         Op::Nop
                     }
                     Some(e) => {
-                        old_owner = e.owner.clone();
+                        old_owner = e.owner().map(str::to_owned);
                         Op::Put(new.clone())
                     }
                 };
@@ -339,7 +414,7 @@ impl SessionStore for MokaStore {
         match outcome {
             Outcome::Done => {
                 self.reindex(&record.key, old_owner.as_deref(), record.owner.as_deref());
-                Ok(new.version)
+                Ok(next)
             }
             Outcome::Conflict(stored) => Err(crate::kit::version_conflict(
                 NAME,
@@ -355,16 +430,10 @@ impl SessionStore for MokaStore {
         let mut outcome = Outcome::Done;
         let result = self
             .cache
-            .entry(key.clone())
+            .entry(key.to_bytes())
             .and_compute_with(|current| {
                 let op = match current.map(|e| e.into_value()) {
-                    Some(e) if e.is_live(Utc::now()) => Op::Put(Arc::new(Entry {
-                        bytes: e.bytes.clone(),
-                        written: e.written.clone(),
-                        version: e.version,
-                        expires_at,
-                        owner: e.owner.clone(),
-                    })),
+                    Some(e) if e.is_live(Utc::now()) => Op::Put(e.with(e.version(), expires_at)),
                     Some(_) => {
                         outcome = Outcome::Missing;
                         Op::Remove
@@ -385,7 +454,7 @@ impl SessionStore for MokaStore {
 
     async fn delete(&self, key: &SessionKey) -> Result<()> {
         // The eviction listener drops the key from its owner's set.
-        self.cache.invalidate(key).await;
+        self.cache.invalidate(&key.to_bytes()).await;
         Ok(())
     }
 
@@ -401,8 +470,8 @@ impl SessionStore for MokaStore {
         let now = Utc::now();
         let mut live = Vec::with_capacity(candidates.len());
         for key in candidates {
-            match self.cache.get(&key).await {
-                Some(e) if e.is_live(now) && e.owner.as_deref() == Some(owner) => live.push(key),
+            match self.cache.get(&key.to_bytes()).await {
+                Some(e) if e.is_live(now) && e.owner() == Some(owner) => live.push(key),
                 _ => lock(&self.owners).remove(owner, &key),
             }
         }
@@ -417,12 +486,12 @@ impl SessionStore for MokaStore {
             .cache
             .iter()
             .filter(|(_, e)| e.is_live(now))
-            .map(|(k, _)| (*k).clone());
+            .map(|(k, _)| SessionKey::from_bytes(&k));
         let (keys, more) = crate::walk::keys_after(live, after.as_ref(), limit);
         let mut records = Vec::with_capacity(keys.len());
         for key in &keys {
-            match self.cache.get(key).await {
-                Some(e) if e.is_live(now) => records.push(e.record(&*self.codec, NAME)?),
+            match self.cache.get(&key.to_bytes()).await {
+                Some(e) if e.is_live(now) => records.push(e.record(&*self.codec)?),
                 _ => {}
             }
         }
@@ -436,7 +505,7 @@ impl SessionStore for MokaStore {
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
         let keys = self.list_by_owner(owner).await?;
         for key in &keys {
-            self.cache.invalidate(key).await;
+            self.cache.invalidate(&key.to_bytes()).await;
         }
         lock(&self.owners).forget(owner);
         Ok(keys.len() as u64)
