@@ -21,7 +21,10 @@
 //!
 //! A session lives under `{prefix}s:{key}` (the key is the SHA-256 of the visitor's token, never
 //! the token) as a hash: `v` version, `x` idle expiry in epoch milliseconds, `d` the encoded
-//! record, `o` owner. An owner's sessions are a set under `{prefix}o:{owner}`.
+//! record, `o` owner, and on one server `e`, the instant the owner's set is kept live until. An
+//! owner's sessions are a set under `{prefix}o:{owner}`, kept live one idle period past its
+//! longest-lived session, so a save that keeps the owner touches the set only about once per idle
+//! period (when the session's new expiry passes `e`), not on every save.
 //!
 //! # Redis Cluster
 //!

@@ -4,9 +4,9 @@
 //! epoch milliseconds), `d` (the encoded record), `o` (owner, empty for none) and, on one
 //! server, `e` (the instant its owner's set is kept live until), and a native expiry at `x`.
 //! An owner's sessions are a set under `{prefix}o:{owner}` whose own expiry stays past its
-//! longest-lived member's, by at most one idle period, so abandoned sets disappear too. The caller passes its clock (`now`,
-//! epoch milliseconds), so a record the application considers expired is treated as gone even if
-//! the server's clock disagrees by a few milliseconds.
+//! longest-lived member's, by at most one idle period, so abandoned sets disappear too. The
+//! caller passes its clock (`now`, epoch milliseconds), so a record the application considers
+//! expired is treated as gone even if the server's clock disagrees by a few milliseconds.
 
 use std::sync::LazyLock;
 
