@@ -78,7 +78,8 @@ if old ~= ARGV[4] then
   if old ~= '' then redis.call('SREM', ARGV[6] .. old, ARGV[7]) end
   keep = ARGV[4] ~= ''
 elseif ARGV[4] ~= '' then
-  keep = not h[4] or tonumber(h[4]) < tonumber(ARGV[2])
+  local e = tonumber(h[4])
+  keep = not e or e < tonumber(ARGV[2])
 end
 if keep then
   local e = owner_keep(ARGV[6] .. ARGV[4], ARGV[7], ARGV[2], ARGV[5])
@@ -99,7 +100,8 @@ pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local h = redis.call('HMGET', KEYS[1], 'x', 'o', 'e')
 if not h[1] or tonumber(h[1]) <= tonumber(ARGV[2]) then return 0 end
-if h[2] and h[2] ~= '' and (not h[3] or tonumber(h[3]) < tonumber(ARGV[1])) then
+local kept = tonumber(h[3])
+if h[2] and h[2] ~= '' and (not kept or kept < tonumber(ARGV[1])) then
   local e = owner_keep(ARGV[3] .. h[2], ARGV[4], ARGV[1], ARGV[2])
   redis.call('HSET', KEYS[1], 'x', ARGV[1], 'e', e)
 else

@@ -193,6 +193,34 @@ async fn a_session_written_without_the_field_e_is_indexed_again_on_its_first_sav
     loaded.expires_at = Utc::now() + Duration::minutes(31);
     fx.store.save(&loaded).await.expect("save");
     fx.assert_outlived(&loaded, "ada", "first save").await;
+
+    // A field `e` that is not a number counts as absent, for a save and for a touch.
+    for step in ["save", "touch"] {
+        let _: () = redis::cmd("HSET")
+            .arg(&session)
+            .arg("e")
+            .arg("not a number")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("PEXPIREAT")
+            .arg(fx.set("ada"))
+            .arg(Utc::now().timestamp_millis() + 60_000)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let mut loaded = fx.store.load(&record.key).await.unwrap().unwrap();
+        loaded.expires_at = Utc::now() + Duration::minutes(40);
+        if step == "save" {
+            fx.store.save(&loaded).await.expect("save");
+        } else {
+            fx.store
+                .touch(&record.key, loaded.expires_at)
+                .await
+                .expect("touch");
+        }
+        fx.assert_outlived(&loaded, "ada", step).await;
+    }
     done(fx).await;
 }
 
