@@ -82,16 +82,17 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Adds `key` to `owner`'s set and keeps the set live until `expires` (epoch ms).
+    /// Adds `key` to `owner`'s set and keeps the set live past `expires` (epoch ms); returns
+    /// the instant the set is now live until, for the session's `e`.
     async fn owner_add(
         &self,
         owner: &str,
         key: &SessionKey,
         expires: i64,
         op: Operation,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let mut conn = self.conn();
-        let _: i64 = self
+        let kept: i64 = self
             .run(
                 op,
                 scripts::OWNER_ADD
@@ -102,7 +103,8 @@ impl RedisStore {
                     .invoke_async(&mut conn),
             )
             .await?;
-        self.acknowledged(&self.owner_key(owner), op).await
+        self.acknowledged(&self.owner_key(owner), op).await?;
+        Ok(kept)
     }
 
     /// Drops `key` from `owner`'s set. A failure only leaves a member that reads drop.
@@ -122,80 +124,120 @@ impl RedisStore {
         }
     }
 
-    /// Runs a cluster write script (`CLUSTER_CREATE` or `CLUSTER_SAVE`) on `record`: the owner
-    /// joins its set first, the script writes the session alone, and a previous owner leaves
-    /// its set after. Returns the script's outcome (positive when written).
-    async fn cluster_write(
-        &self,
-        script: &redis::Script,
-        record: &Record,
-        op: Operation,
-    ) -> Result<i64> {
-        let data = self.encode(record, op)?;
+    /// Creates `record`: the owner joins its set first, the script writes the session alone,
+    /// and the owner of an expired record it replaced leaves its set after.
+    pub(crate) async fn cluster_create(&self, record: &Record) -> Result<bool> {
+        const OP: Operation = Operation::Create;
+        let data = self.encode(record, OP)?;
         let expires = record.expires_at.timestamp_millis();
         let owner = record.owner.as_deref().unwrap_or("");
-        if !owner.is_empty() {
-            self.owner_add(owner, &record.key, expires, op).await?;
-        }
+        let kept = if owner.is_empty() {
+            String::new()
+        } else {
+            self.owner_add(owner, &record.key, expires, OP)
+                .await?
+                .to_string()
+        };
         let mut conn = self.conn();
-        let (outcome, old): (i64, String) = self
+        let (created, old): (i64, String) = self
             .run(
-                op,
-                script
+                OP,
+                scripts::CLUSTER_CREATE
                     .key(self.session_key(&record.key))
                     .arg(record.version)
                     .arg(expires)
                     .arg(data)
                     .arg(owner)
                     .arg(now_millis())
+                    .arg(kept)
                     .invoke_async(&mut conn),
             )
             .await?;
-        if outcome > 0 && !old.is_empty() && old != owner {
-            self.owner_remove(&old, &record.key, op).await;
+        if created == 1 && !old.is_empty() && old != owner {
+            self.owner_remove(&old, &record.key, OP).await;
         }
-        Ok(outcome)
-    }
-
-    pub(crate) async fn cluster_create(&self, record: &Record) -> Result<bool> {
-        let created = self
-            .cluster_write(&scripts::CLUSTER_CREATE, record, Operation::Create)
-            .await?;
         Ok(created == 1)
     }
 
+    /// Saves `record` in one call when its owner's set already covers the new expiry; else the
+    /// set is extended first (the owner joins it) and the save is sent again with the set's new
+    /// `e`. A previous owner leaves its set after. Returns the script's outcome.
     pub(crate) async fn cluster_save(&self, record: &Record) -> Result<i64> {
-        self.cluster_write(&scripts::CLUSTER_SAVE, record, Operation::Save)
-            .await
+        const OP: Operation = Operation::Save;
+        let data = self.encode(record, OP)?;
+        let expires = record.expires_at.timestamp_millis();
+        let owner = record.owner.as_deref().unwrap_or("");
+        let next = record.version.checked_add(1).ok_or_else(|| {
+            Error::new(ErrorKind::Invalid, OP)
+                .with_store(NAME)
+                .with_context("the record's version cannot grow past u64::MAX")
+        })?;
+        let mut kept = String::new();
+        loop {
+            let mut conn = self.conn();
+            let (outcome, old): (i64, String) = self
+                .run(
+                    OP,
+                    scripts::CLUSTER_SAVE
+                        .key(self.session_key(&record.key))
+                        .arg(record.version)
+                        .arg(expires)
+                        .arg(&data)
+                        .arg(owner)
+                        .arg(now_millis())
+                        .arg(next)
+                        .arg(&kept)
+                        .invoke_async(&mut conn),
+                )
+                .await?;
+            if outcome == -3 && kept.is_empty() {
+                kept = self
+                    .owner_add(owner, &record.key, expires, OP)
+                    .await?
+                    .to_string();
+                continue;
+            }
+            if outcome == -3 {
+                return Err(Error::new(ErrorKind::Backend, OP)
+                    .with_store(NAME)
+                    .with_context("the save script asked for the owner's set twice"));
+            }
+            if outcome > 0 && !old.is_empty() && old != owner {
+                self.owner_remove(&old, &record.key, OP).await;
+            }
+            return Ok(outcome);
+        }
     }
 
-    /// Reads the owner first, so the owner's set outlives the session before its expiry moves.
+    /// Moves the expiry in one call when the owner's set already covers it; else extends the
+    /// set first and calls again with its new `e`.
     pub(crate) async fn cluster_touch(&self, key: &SessionKey, expires: i64) -> Result<bool> {
         const OP: Operation = Operation::Touch;
-        let mut conn = self.conn();
-        let owner: Option<String> = self
-            .run(
-                OP,
-                redis::cmd("HGET")
-                    .arg(self.session_key(key))
-                    .arg("o")
-                    .query_async(&mut conn),
-            )
-            .await?;
-        if let Some(owner) = owner.filter(|o| !o.is_empty()) {
-            self.owner_add(&owner, key, expires, OP).await?;
+        // The owner may change between the calls; each change costs a round, and a session
+        // whose owner keeps changing under a touch is answered busy.
+        const ROUNDS: usize = 3;
+        let (mut kept, mut kept_for) = (String::new(), String::new());
+        for _ in 0..ROUNDS {
+            let mut conn = self.conn();
+            let (touched, owner): (i64, String) = self
+                .run(
+                    OP,
+                    scripts::CLUSTER_TOUCH
+                        .key(self.session_key(key))
+                        .arg(expires)
+                        .arg(now_millis())
+                        .arg(&kept)
+                        .arg(&kept_for)
+                        .invoke_async(&mut conn),
+                )
+                .await?;
+            if touched != -3 {
+                return Ok(touched == 1);
+            }
+            kept = self.owner_add(&owner, key, expires, OP).await?.to_string();
+            kept_for = owner;
         }
-        let touched: i64 = self
-            .run(
-                OP,
-                scripts::CLUSTER_TOUCH
-                    .key(self.session_key(key))
-                    .arg(expires)
-                    .arg(now_millis())
-                    .invoke_async(&mut conn),
-            )
-            .await?;
-        Ok(touched == 1)
+        Err(Error::busy(OP, "the session's owner kept changing during a touch").with_store(NAME))
     }
 
     pub(crate) async fn cluster_delete(&self, key: &SessionKey) -> Result<()> {

@@ -31,8 +31,10 @@
 //! [`RedisConfig::cluster`] runs the same store on a Redis Cluster, with the same contract
 //! (the conformance suite runs on three primaries with replicas). The layout is the same; every
 //! server-side script touches one key, so none crosses slots, and the owner index is kept by
-//! calls of its own, ordered so that a live session is always in its owner's set. A save with
-//! an owner costs one round trip more than on one server, and a walk goes slot by slot.
+//! calls of its own, ordered so that a live session is always in its owner's set. A save or
+//! touch that keeps the owner and stays within the set's life (`e`) is one round trip, as on
+//! one server; one that needs the owner's set extended first (a new owner, or about once per
+//! idle period) costs two more. A walk goes slot by slot.
 //! The client follows `MOVED`/`ASK` redirections and loads scripts wherever `NOSCRIPT`
 //! answers; when a primary stops answering, the store connects afresh from the configured nodes
 //! so the replica that took over is found. During a failover calls fail with temporary errors

@@ -167,25 +167,26 @@ return deleted
 // kept by calls of its own, ordered so that a live session is always in its owner's set: the
 // owner is added (and the set's life extended) before the session is written, and removed only
 // after. A member an interrupted call leaves behind is dropped when the set is read.
+//
+// As on one server, the session's hash keeps in `e` the instant its owner's set is kept live
+// until. A save or touch whose owner and new expiry the set already covers is one call; one
+// that needs the set extended answers -3 with the owner, and the caller extends the set
+// (`OWNER_ADD`, which answers the new `e`) and calls again with that `e`.
 
-/// KEYS[1] owner set; ARGV: member, expires, now. Adds the member and makes the set live at
-/// least until `expires`.
+/// KEYS[1] owner set; ARGV: member, expires, now. Adds the member, keeps the set live one idle
+/// period past `expires`, and returns the instant it is now live until (the session's `e`).
 pub(crate) static OWNER_ADD: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{OWNER_HELPERS}{}",
         r#"
-redis.call('SADD', KEYS[1], ARGV[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 or tonumber(ARGV[3]) + ttl < tonumber(ARGV[2]) then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-end
-return 1
-"#,
-    )
+return owner_keep(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+"#
+    ))
 });
 
-/// KEYS[1] session; ARGV: version, expires, data, owner, now. Returns `{1, old owner}` when
-/// created (the old owner of an expired record it replaced, or ''), `{0, ''}` when a live
-/// record holds the key.
+/// KEYS[1] session; ARGV: version, expires, data, owner, now, e (from `OWNER_ADD`; '' without
+/// an owner). Returns `{1, old owner}` when created (the old owner of an expired record it
+/// replaced, or ''), `{0, ''}` when a live record holds the key.
 pub(crate) static CLUSTER_CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -196,38 +197,64 @@ if x then
   old = redis.call('HGET', KEYS[1], 'o') or ''
   redis.call('DEL', KEYS[1])
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4], 'e', ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return {1, old}
 "#,
     )
 });
 
-/// KEYS[1] session; ARGV: expected version, expires, data, owner, now. Returns `{new
-/// version, old owner}`, `{-1, ''}` when the record is gone, `{-2, ''}` on a version mismatch.
+/// KEYS[1] session; ARGV: expected version, expires, data, owner, now, next version, e (''
+/// when the caller has not just extended the owner's set). Returns `{new version, old
+/// owner}`, `{-1, ''}` when the record is gone, `{-2, ''}` on a version mismatch, and `{-3,
+/// old owner}`, writing nothing, when the owner's set must be extended first.
 pub(crate) static CLUSTER_SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local h = redis.call('HMGET', KEYS[1], 'v', 'x', 'o')
+local h = redis.call('HMGET', KEYS[1], 'v', 'x', 'o', 'e')
 if not h[1] or tonumber(h[2]) <= tonumber(ARGV[5]) then return {-1, ''} end
-if tonumber(h[1]) ~= tonumber(ARGV[1]) then return {-2, ''} end
-local next = tonumber(h[1]) + 1
-redis.call('HSET', KEYS[1], 'v', next, 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+if h[1] ~= ARGV[1] and tonumber(h[1]) ~= tonumber(ARGV[1]) then return {-2, ''} end
+local old = h[3] or ''
+if ARGV[4] ~= '' and ARGV[7] == '' then
+  local kept = tonumber(h[4])
+  if old ~= ARGV[4] or not kept or kept < tonumber(ARGV[2]) then return {-3, old} end
+end
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[1], 'v', ARGV[6], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4], 'e', ARGV[7])
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[6], 'x', ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return {next, h[3] or ''}
+return {tonumber(ARGV[6]), old}
 "#,
     )
 });
 
-/// KEYS[1] session; ARGV: expires, now. Returns 1, or 0 when gone.
+/// KEYS[1] session; ARGV: expires, now, e and the owner it was made for ('' and '' when the
+/// caller has not just extended a set). Returns `{1, owner}`, `{0, ''}` when gone, and `{-3,
+/// owner}`, writing nothing, when that owner's set must be extended first.
 pub(crate) static CLUSTER_TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local x = redis.call('HGET', KEYS[1], 'x')
-if not x or tonumber(x) <= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'x', ARGV[1])
+local h = redis.call('HMGET', KEYS[1], 'x', 'o', 'e')
+if not h[1] or tonumber(h[1]) <= tonumber(ARGV[2]) then return {0, ''} end
+local owner = h[2] or ''
+local fresh = ARGV[3] ~= '' and ARGV[4] == owner
+if owner ~= '' and not fresh then
+  local kept = tonumber(h[3])
+  if not kept or kept < tonumber(ARGV[1]) then return {-3, owner} end
+end
+if fresh then
+  redis.call('HSET', KEYS[1], 'x', ARGV[1], 'e', ARGV[3])
+else
+  redis.call('HSET', KEYS[1], 'x', ARGV[1])
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-return 1
+return {1, owner}
 "#,
     )
 });

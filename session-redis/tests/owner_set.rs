@@ -1,42 +1,80 @@
-//! The owner's set on one server, read back from Redis itself: it always outlives every
-//! session in it, and a save that keeps the owner and stays within the set's life leaves the
-//! set alone (no owner-index work on the common save).
+//! The owner's set, read back from Redis itself, on one server and on a cluster: it always
+//! outlives every session in it, and a save that keeps the owner and stays within the set's
+//! life leaves the set alone (no owner-index work on the common save).
 
 use std::sync::Arc;
 
+use redis::FromRedisValue;
 use redis::aio::MultiplexedConnection;
+use redis::cluster_async::ClusterConnection;
 use session_conformance::provision::{self, Endpoint, REDIS};
 use session_core::chrono::{Duration, Utc};
 use session_core::{Record, SessionKey, SessionStore};
 use session_redis::{RedisConfig, RedisStore};
 
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    One,
+    Cluster,
+}
+
+/// A connection of the test's own, beside the store's.
+#[derive(Clone)]
+enum Raw {
+    One(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
 struct Fixture {
     /// Holds the server for as long as the test runs.
     _endpoint: Arc<Endpoint>,
     store: RedisStore,
-    raw: MultiplexedConnection,
+    raw: Raw,
     prefix: String,
 }
 
 impl Fixture {
-    async fn new() -> Option<Fixture> {
-        let endpoint = REDIS.shared_or_skip().await?;
+    async fn new(kind: Kind) -> Option<Fixture> {
         let prefix = format!("owner-set-{}:", &SessionKey::random().as_str()[..10]);
-        let store =
-            RedisStore::connect(RedisConfig::new(endpoint.url.clone()).with_prefix(&prefix))
-                .await
-                .expect("connect");
-        let raw = redis::Client::open(endpoint.url.as_str())
-            .expect("client")
-            .get_multiplexed_async_connection()
+        let (endpoint, config, raw) = match kind {
+            Kind::One => {
+                let endpoint = REDIS.shared_or_skip().await?;
+                let raw = redis::Client::open(endpoint.url.as_str())
+                    .expect("client")
+                    .get_multiplexed_async_connection()
+                    .await
+                    .expect("raw connection");
+                let config = RedisConfig::new(endpoint.url.clone());
+                (endpoint, config, Raw::One(raw))
+            }
+            Kind::Cluster => {
+                let endpoint = provision::redis_cluster_or_skip().await?;
+                let nodes = provision::cluster_nodes(&endpoint.url);
+                let raw = redis::cluster::ClusterClient::new(nodes.clone())
+                    .expect("cluster client")
+                    .get_async_connection()
+                    .await
+                    .expect("raw cluster connection");
+                (endpoint, RedisConfig::cluster(nodes), Raw::Cluster(raw))
+            }
+        };
+        let store = RedisStore::connect(config.with_prefix(&prefix))
             .await
-            .expect("raw connection");
+            .expect("connect");
         Some(Fixture {
             _endpoint: endpoint,
             store,
             raw,
             prefix,
         })
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        let answer = match self.raw.clone() {
+            Raw::One(mut conn) => cmd.query_async(&mut conn).await,
+            Raw::Cluster(mut conn) => cmd.query_async(&mut conn).await,
+        };
+        answer.unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
     }
 
     fn session(&self, key: &SessionKey) -> String {
@@ -49,28 +87,16 @@ impl Fixture {
 
     /// The instant (epoch ms) `key` expires, as the server has it (-1: never, -2: gone).
     async fn expire_time(&self, key: &str) -> i64 {
-        redis::cmd("PEXPIRETIME")
-            .arg(key)
-            .query_async(&mut self.raw.clone())
-            .await
-            .expect("PEXPIRETIME")
+        self.query(redis::cmd("PEXPIRETIME").arg(key)).await
     }
 
     async fn field(&self, key: &str, field: &str) -> Option<String> {
-        redis::cmd("HGET")
-            .arg(key)
-            .arg(field)
-            .query_async(&mut self.raw.clone())
-            .await
-            .expect("HGET")
+        self.query(redis::cmd("HGET").arg(key).arg(field)).await
     }
 
     async fn members(&self, owner: &str) -> Vec<String> {
-        redis::cmd("SMEMBERS")
-            .arg(self.set(owner))
-            .query_async(&mut self.raw.clone())
+        self.query(redis::cmd("SMEMBERS").arg(self.set(owner)))
             .await
-            .expect("SMEMBERS")
     }
 
     /// The set lives past the session, and the session's `e` is a bound the set keeps.
@@ -101,9 +127,8 @@ impl Fixture {
     }
 }
 
-/// Lets the server go once the last test holding it is done.
-async fn done(fx: Fixture) {
-    drop(fx);
+/// Lets the servers go once the last test holding them is done.
+async fn done() {
     let _ = tokio::task::spawn(async { provision::shutdown() }).await;
 }
 
@@ -118,9 +143,15 @@ fn owned(owner: &str, minutes: i64) -> Record {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_save_within_the_sets_life_leaves_the_set_alone_and_one_past_it_extends_it() {
-    let Some(fx) = Fixture::new().await else {
-        return;
-    };
+    for kind in [Kind::One, Kind::Cluster] {
+        if let Some(fx) = Fixture::new(kind).await {
+            within_and_past(fx).await;
+        }
+    }
+    done().await;
+}
+
+async fn within_and_past(fx: Fixture) {
     let record = owned("ada", 60);
     fx.store.create(&record).await.expect("create");
     fx.assert_outlived(&record, "ada", "created").await;
@@ -163,31 +194,31 @@ async fn a_save_within_the_sets_life_leaves_the_set_alone_and_one_past_it_extend
     fx.store.save(&loaded).await.expect("owner change");
     fx.assert_outlived(&loaded, "grace", "owner changed").await;
     assert!(fx.members("ada").await.is_empty());
-    done(fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_written_without_the_field_e_is_indexed_again_on_its_first_save() {
-    let Some(fx) = Fixture::new().await else {
-        return;
-    };
+    for kind in [Kind::One, Kind::Cluster] {
+        if let Some(fx) = Fixture::new(kind).await {
+            without_e(fx).await;
+        }
+    }
+    done().await;
+}
+
+async fn without_e(fx: Fixture) {
     // As an earlier release wrote it: no `e`, and a set that lives exactly as long.
     let record = owned("ada", 30);
     fx.store.create(&record).await.expect("create");
     let session = fx.session(&record.key);
-    let mut raw = fx.raw.clone();
-    let _: () = redis::cmd("HDEL")
-        .arg(&session)
-        .arg("e")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("PEXPIREAT")
-        .arg(fx.set("ada"))
-        .arg(record.expires_at.timestamp_millis())
-        .query_async(&mut raw)
-        .await
-        .unwrap();
+    let _: () = fx.query(redis::cmd("HDEL").arg(&session).arg("e")).await;
+    let _: () = fx
+        .query(
+            redis::cmd("PEXPIREAT")
+                .arg(fx.set("ada"))
+                .arg(record.expires_at.timestamp_millis()),
+        )
+        .await;
 
     let mut loaded = fx.store.load(&record.key).await.unwrap().unwrap();
     loaded.expires_at = Utc::now() + Duration::minutes(31);
@@ -196,19 +227,21 @@ async fn a_session_written_without_the_field_e_is_indexed_again_on_its_first_sav
 
     // A field `e` that is not a number counts as absent, for a save and for a touch.
     for step in ["save", "touch"] {
-        let _: () = redis::cmd("HSET")
-            .arg(&session)
-            .arg("e")
-            .arg("not a number")
-            .query_async(&mut raw)
-            .await
-            .unwrap();
-        let _: () = redis::cmd("PEXPIREAT")
-            .arg(fx.set("ada"))
-            .arg(Utc::now().timestamp_millis() + 60_000)
-            .query_async(&mut raw)
-            .await
-            .unwrap();
+        let _: () = fx
+            .query(
+                redis::cmd("HSET")
+                    .arg(&session)
+                    .arg("e")
+                    .arg("not a number"),
+            )
+            .await;
+        let _: () = fx
+            .query(
+                redis::cmd("PEXPIREAT")
+                    .arg(fx.set("ada"))
+                    .arg(Utc::now().timestamp_millis() + 60_000),
+            )
+            .await;
         let mut loaded = fx.store.load(&record.key).await.unwrap().unwrap();
         loaded.expires_at = Utc::now() + Duration::minutes(40);
         if step == "save" {
@@ -221,14 +254,19 @@ async fn a_session_written_without_the_field_e_is_indexed_again_on_its_first_sav
         }
         fx.assert_outlived(&loaded, "ada", step).await;
     }
-    done(fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn under_any_order_of_saves_and_touches_the_set_outlives_its_sessions() {
-    let Some(fx) = Fixture::new().await else {
-        return;
-    };
+    for kind in [Kind::One, Kind::Cluster] {
+        if let Some(fx) = Fixture::new(kind).await {
+            any_order(fx).await;
+        }
+    }
+    done().await;
+}
+
+async fn any_order(fx: Fixture) {
     let records: Vec<Record> = (0..4).map(|i| owned("ada", 10 + i)).collect();
     for record in &records {
         fx.store.create(record).await.expect("create");
@@ -258,5 +296,4 @@ async fn under_any_order_of_saves_and_touches_the_set_outlives_its_sessions() {
     let mut expected: Vec<SessionKey> = records.iter().map(|r| r.key.clone()).collect();
     expected.sort();
     assert_eq!(listed, expected);
-    done(fx).await;
 }
