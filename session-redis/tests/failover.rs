@@ -227,19 +227,23 @@ async fn scripts_flushed_from_every_node_are_loaded_again_where_noscript_answers
     let _ = tokio::task::spawn(async { provision::shutdown() }).await;
 }
 
-/// Load+save pairs with 16 in flight for `seconds`, on `store`; pairs per second.
+/// Load+save pairs with 16 in flight for `seconds`, on `store`, each on a session of its own
+/// with an owner, as a signed-in visitor's; pairs per second.
 async fn pairs_per_second(store: Arc<RedisStore>, seconds: u64) -> f64 {
     let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..16)
-        .map(|_| {
+        .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                let record = Record::new(SessionKey::random(), Utc::now() + Span::hours(1));
+                let mut record = Record::new(SessionKey::random(), Utc::now() + Span::hours(1));
+                record.owner = Some(format!("user-{i}"));
                 store.create(&record).await.unwrap();
                 let mut pairs = 0u64;
                 while Instant::now() < until {
-                    let loaded = store.load(&record.key).await.unwrap().unwrap();
+                    let mut loaded = store.load(&record.key).await.unwrap().unwrap();
+                    // Sliding expiry: every save moves the expiry on.
+                    loaded.expires_at = Utc::now() + Span::hours(1);
                     store.save(&loaded).await.unwrap();
                     pairs += 1;
                 }
