@@ -95,6 +95,16 @@ pub fn version_conflict(store: &'static str, op: Operation, stored: u64, loaded:
     ))
 }
 
+/// The version a successful save of a record loaded at `loaded` writes: `loaded + 1`, or an
+/// [`ErrorKind::Invalid`] error for a version that cannot grow.
+pub fn next_version(store: &'static str, op: Operation, loaded: u64) -> Result<u64> {
+    loaded.checked_add(1).ok_or_else(|| {
+        Error::new(ErrorKind::Invalid, op)
+            .with_store(store)
+            .with_context("the record's version cannot grow past u64::MAX")
+    })
+}
+
 /// The temporary [`ErrorKind::Timeout`] of an operation `store`'s backend did not finish within
 /// `limit`.
 pub fn timed_out(store: &'static str, op: Operation, limit: Duration) -> Error {

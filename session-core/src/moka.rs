@@ -379,11 +379,7 @@ impl SessionStore for MokaStore {
     }
 
     async fn save(&self, record: &Record) -> Result<u64> {
-        let next = record.version.checked_add(1).ok_or_else(|| {
-            Error::new(crate::error::ErrorKind::Invalid, Operation::Save)
-                .with_store(NAME)
-                .with_context("the record's version cannot grow past u64::MAX")
-        })?;
+        let next = crate::kit::next_version(NAME, Operation::Save, record.version)?;
         let new = Entry::encode(record, &*self.codec, next, Operation::Save)?;
         let mut outcome = Outcome::Done;
         let mut old_owner = None;

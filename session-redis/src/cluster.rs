@@ -167,11 +167,7 @@ impl RedisStore {
         let data = self.encode(record, OP)?;
         let expires = record.expires_at.timestamp_millis();
         let owner = record.owner.as_deref().unwrap_or("");
-        let next = record.version.checked_add(1).ok_or_else(|| {
-            Error::new(ErrorKind::Invalid, OP)
-                .with_store(NAME)
-                .with_context("the record's version cannot grow past u64::MAX")
-        })?;
+        let next = kit::next_version(NAME, OP, record.version)?;
         let mut kept = String::new();
         loop {
             let mut conn = self.conn();

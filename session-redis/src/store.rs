@@ -256,12 +256,7 @@ impl RedisStore {
             .arg(self.owner_prefix())
             .arg(record.key.as_str());
         if op == Operation::Save {
-            let next = record.version.checked_add(1).ok_or_else(|| {
-                Error::new(ErrorKind::Invalid, op)
-                    .with_store(NAME)
-                    .with_context("the record's version cannot grow past u64::MAX")
-            })?;
-            invocation.arg(next);
+            invocation.arg(kit::next_version(NAME, op, record.version)?);
         }
         self.run(op, invocation.invoke_async(&mut conn)).await
     }
