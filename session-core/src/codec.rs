@@ -24,6 +24,8 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::record::{Record, check_owner};
 
+mod direct;
+
 const MAGIC: u8 = b'S';
 const HEADER_LEN: usize = 3;
 
@@ -153,7 +155,11 @@ pub fn default_codec() -> Arc<dyn Codec> {
 pub fn decode_any(bytes: &[u8]) -> Result<Record> {
     let (format, body) = split_header(bytes)?;
     match format {
-        Format::MessagePack => rmp_serde::from_slice(body).map_err(decode_error),
+        // The common shape is read directly; anything else (and every error) by rmp-serde.
+        Format::MessagePack => match direct::record(body) {
+            Some(record) => Ok(record),
+            None => rmp_serde::from_slice(body).map_err(decode_error),
+        },
         Format::Json => serde_json::from_slice(body).map_err(decode_error),
     }
 }

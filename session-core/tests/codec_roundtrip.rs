@@ -91,6 +91,43 @@ proptest! {
             prop_assert_eq!(read.to_bits(), f.to_bits(), "{} changed {}", codec.name(), f);
         }
     }
+
+    /// The MessagePack codec reads the shape it writes itself and hands everything else to
+    /// rmp-serde; either way it must answer what rmp-serde answers, for records with bytes
+    /// overwritten, cut short or padded.
+    #[test]
+    fn messagepack_decoding_answers_as_rmp_serde_on_altered_bytes(
+        record in record(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut bytes = MessagePack.encode(&record).unwrap();
+        for (at, byte) in edits {
+            let at = 3 + at.index(bytes.len() - 3);
+            bytes[at] = byte;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(3 + cut.index(bytes.len() - 3));
+        }
+        agree_with_rmp_serde(&bytes)?;
+    }
+
+    #[test]
+    fn messagepack_decoding_answers_as_rmp_serde_on_any_bytes(body in prop::collection::vec(any::<u8>(), 0..64)) {
+        let mut bytes = MessagePack.encode(&Record::new(SessionKey::random(), Utc::now())).unwrap();
+        bytes.truncate(3);
+        bytes.extend(body);
+        agree_with_rmp_serde(&bytes)?;
+    }
+}
+
+/// Decoding `bytes` (header included) gives the record rmp-serde gives, or an error when it
+/// gives one.
+fn agree_with_rmp_serde(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let ours = MessagePack.decode(bytes).ok();
+    let theirs = rmp_serde::from_slice::<Record>(&bytes[3..]).ok();
+    prop_assert_eq!(ours, theirs);
+    Ok(())
 }
 
 #[test]
