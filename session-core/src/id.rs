@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -158,7 +159,7 @@ impl SessionToken {
     /// The store key derived from this token (hashed once per token, on first use).
     pub fn key(&self) -> SessionKey {
         self.key
-            .get_or_init(|| SessionKey(hex_of(&Sha256::digest(self.text.as_bytes()))))
+            .get_or_init(|| SessionKey(hex_of(&Sha256::digest(self.text.as_bytes()).into())))
             .clone()
     }
 }
@@ -189,8 +190,11 @@ impl FromStr for SessionToken {
 /// assert_eq!(SessionKey::parse(key.as_str()).unwrap(), key);
 /// assert!(SessionKey::parse("not-hex").is_err());
 /// ```
+///
+/// A key is shared, not copied: cloning one (the queue, the record and the store each hold it)
+/// costs a reference count.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey(String);
+pub struct SessionKey(Arc<str>);
 
 impl SessionKey {
     /// Parses a key read back from a store (a file name, an index member ...).
@@ -207,7 +211,7 @@ impl SessionKey {
         {
             return Err(IdError::Alphabet { position });
         }
-        Ok(SessionKey(text.to_owned()))
+        Ok(SessionKey(Arc::from(text)))
     }
 
     /// A key for a fresh random token that nobody holds; handy in tests and tools.
@@ -227,7 +231,7 @@ impl SessionKey {
         hasher.update(purpose.as_bytes());
         hasher.update([0]);
         hasher.update(self.0.as_bytes());
-        SessionKey(hex_of(&hasher.finalize()))
+        SessionKey(hex_of(&hasher.finalize().into()))
     }
 }
 
@@ -237,7 +241,7 @@ impl SessionKey {
     pub(crate) fn to_bytes(&self) -> [u8; 32] {
         let mut bytes = [0u8; 32];
         // Every key is 64 lowercase hex characters (checked where it is made).
-        let _ = hex::decode_to_slice(&self.0, &mut bytes);
+        let _ = hex::decode_to_slice(self.0.as_bytes(), &mut bytes);
         bytes
     }
 
@@ -249,11 +253,61 @@ impl SessionKey {
 }
 
 /// Lowercase hex of a SHA-256 digest, written in one pass (this runs on every request).
-fn hex_of(digest: &[u8]) -> String {
-    let mut out = vec![0u8; digest.len() * 2];
+/// Hashes a [`SessionKey`] for an in-process map by its first 16 characters.
+///
+/// A key is the hex SHA-256 of a token, so its characters are already uniformly distributed,
+/// and nobody can choose tokens whose keys collide: hashing the whole key again (as the
+/// standard hasher does, with SipHash) would only cost time on every request. Only for maps
+/// keyed by [`SessionKey`]; other keys would hash poorly.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use session_core::{KeyHashing, SessionKey};
+///
+/// let mut live: HashMap<SessionKey, u32, KeyHashing> = HashMap::default();
+/// let key = SessionKey::random();
+/// live.insert(key.clone(), 1);
+/// assert_eq!(live.get(&key), Some(&1));
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+/// Builds [`KeyHasher`]s: the hasher parameter of a map keyed by [`SessionKey`].
+pub type KeyHashing = std::hash::BuildHasherDefault<KeyHasher>;
+
+impl KeyHasher {
+    /// The first eight bytes of `bytes`, padded with zeros.
+    fn word(bytes: &[u8]) -> u64 {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        u64::from_le_bytes(word)
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        // Hex digits use few of each byte's values: spread the bits over the word (the
+        // product carries them up, the fold brings them back down), since maps take their
+        // buckets from the low bits and their tags from the top ones.
+        let spread = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        spread ^ (spread >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `str` hashing ends with a one-byte terminator; only the text counts.
+        if bytes.len() > 1 {
+            let high = bytes.get(8..).map_or(0, Self::word);
+            self.0 = self.0.rotate_left(5) ^ Self::word(bytes) ^ high.rotate_left(4);
+        }
+    }
+}
+
+fn hex_of(digest: &[u8; 32]) -> Arc<str> {
+    let mut out = [0u8; KEY_CHARS];
     match hex::encode_to_slice(digest, &mut out) {
-        Ok(()) => String::from_utf8(out).unwrap_or_else(|_| hex::encode(digest)),
-        Err(_) => hex::encode(digest),
+        Ok(()) => std::str::from_utf8(&out).map_or_else(|_| hex::encode(digest).into(), Arc::from),
+        Err(_) => hex::encode(digest).into(),
     }
 }
 
@@ -300,6 +354,28 @@ impl<'de> Deserialize<'de> for SessionKey {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn key_hashes_spread_over_buckets_and_tags() {
+        use std::hash::BuildHasher;
+        let hashes: Vec<u64> = (0..10_000)
+            .map(|_| KeyHashing::default().hash_one(SessionKey::random()))
+            .collect();
+        assert_eq!(hashes.iter().collect::<HashSet<_>>().len(), hashes.len());
+        // Maps take buckets from the low bits and a 7-bit tag from the top: both must vary,
+        // and so must the middle bits the request queue picks its shard by.
+        for (what, bits) in [("low", 0), ("middle", 32), ("top", 57)] {
+            let values: HashSet<u64> = hashes.iter().map(|h| (h >> bits) & 0x7f).collect();
+            assert_eq!(values.len(), 128, "{what} bits take every value");
+        }
+        // The same key hashes alike, whichever copy of it.
+        let key = SessionKey::random();
+        let again = SessionKey::parse(key.as_str()).unwrap();
+        assert_eq!(
+            KeyHashing::default().hash_one(&key),
+            KeyHashing::default().hash_one(&again)
+        );
+    }
 
     #[test]
     fn generated_tokens_are_distinct_and_parse() {

@@ -59,7 +59,7 @@ pub use caching::{CacheStats, CachingStore};
 pub use client::{ClientSideStore, Opened};
 pub use codec::{Codec, Format, Json, MessagePack};
 pub use error::{BoxError, Error, ErrorKind, Operation, Result};
-pub use id::{IdError, SessionKey, SessionToken};
+pub use id::{IdError, KeyHasher, KeyHashing, SessionKey, SessionToken};
 pub use lock::{LockLease, SessionLock, StoreLock};
 pub use memory::MemoryStore;
 #[cfg(feature = "moka")]

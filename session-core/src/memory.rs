@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::codec::{Codec, default_codec};
 use crate::error::{Error, Operation, Result};
-use crate::id::SessionKey;
+use crate::id::{KeyHashing, SessionKey};
 use crate::record::Record;
 use crate::store::{Capabilities, SessionStore};
 use crate::stored::{OwnerIndex, Stored};
@@ -66,7 +66,7 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<SessionKey, Entry>,
+    entries: HashMap<SessionKey, Entry, KeyHashing>,
     owners: OwnerIndex,
 }
 

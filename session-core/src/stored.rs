@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::codec::Codec;
 use crate::error::{Operation, Result};
-use crate::id::SessionKey;
+use crate::id::{KeyHashing, SessionKey};
 use crate::record::Record;
 
 /// One session as an in-process store keeps it: the encoded record, and beside it the fields
@@ -89,7 +89,7 @@ fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
 /// only; a store checks that a listed key is still live, and still the owner's, against its
 /// entries.
 #[derive(Default)]
-pub(crate) struct OwnerIndex(HashMap<String, HashSet<SessionKey>>);
+pub(crate) struct OwnerIndex(HashMap<String, HashSet<SessionKey, KeyHashing>>);
 
 impl OwnerIndex {
     /// Records that `key` moved from owner `old` to owner `new` (either may be none).

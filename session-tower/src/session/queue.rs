@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -12,9 +12,9 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::batch::Saves;
 use session_core::Record;
-use session_core::SessionKey;
 use session_core::SessionLock;
 use session_core::{Error, Operation, Result};
+use session_core::{KeyHashing, SessionKey};
 
 /// Independent maps, so requests of different sessions rarely meet on one mutex.
 const SHARDS: usize = 64;
@@ -111,35 +111,7 @@ impl Default for QueueInner {
 }
 
 /// The sessions of one shard with a request running or waiting.
-type Slots = HashMap<SessionKey, Arc<Slot>, BuildHasherDefault<KeyHasher>>;
-
-/// Hashes a session key by its first bytes. A key is the hex SHA-256 of a token, so its
-/// prefix is already uniformly distributed, and nobody can choose tokens whose keys collide:
-/// hashing it again would only cost time on every request.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl KeyHasher {
-    fn prefix(bytes: &[u8]) -> u64 {
-        let mut head = [0u8; 8];
-        let n = bytes.len().min(8);
-        head[..n].copy_from_slice(&bytes[..n]);
-        u64::from_le_bytes(head)
-    }
-}
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // `str` hashing ends with a one-byte terminator; only the text counts.
-        if bytes.len() > 1 {
-            self.0 = self.0.rotate_left(5) ^ Self::prefix(bytes);
-        }
-    }
-}
+type Slots = HashMap<SessionKey, Arc<Slot>, KeyHashing>;
 
 /// One session's place in the queue: whoever holds `turn` runs; the value is what the last
 /// holder left for the next one. `saves` holds the changes of requests that have passed their
@@ -218,8 +190,10 @@ impl SessionQueue {
     }
 
     fn shard(&self, key: &SessionKey) -> &Mutex<Slots> {
-        let mixed = KeyHasher::prefix(key.as_str().as_bytes()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        &self.inner.shards[(mixed >> 58) as usize % SHARDS]
+        // Middle bits: each shard's map takes its buckets from the low bits and its tags from
+        // the top ones, which must still differ among the keys of one shard.
+        let mixed = KeyHashing::default().hash_one(key);
+        &self.inner.shards[(mixed >> 32) as usize % SHARDS]
     }
 
     /// Waits for `key`'s turn, at most `wait`.
