@@ -33,7 +33,10 @@ use crate::walk::{WalkCursor, WalkPage};
 /// instance logged out may still read as logged in here until then. Keep that lifetime short
 /// (seconds) when several instances share the backend; see the guide for sizing.
 ///
-/// ```
+/// With the `moka` feature (the example's cache is a `MokaStore`):
+///
+#[cfg_attr(feature = "moka", doc = "```")]
+#[cfg_attr(not(feature = "moka"), doc = "```ignore")]
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::time::Duration;
 /// use session_core::chrono::{Duration as Span, Utc};
