@@ -252,7 +252,6 @@ impl SessionKey {
     }
 }
 
-/// Lowercase hex of a SHA-256 digest, written in one pass (this runs on every request).
 /// Hashes a [`SessionKey`] for an in-process map by its first 16 characters.
 ///
 /// A key is the hex SHA-256 of a token, so its characters are already uniformly distributed,
@@ -303,6 +302,7 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
+/// Lowercase hex of a SHA-256 digest, written in one pass (this runs on every request).
 fn hex_of(digest: &[u8; 32]) -> Arc<str> {
     let mut out = [0u8; KEY_CHARS];
     match hex::encode_to_slice(digest, &mut out) {

@@ -150,7 +150,12 @@ impl<'a> Input<'a> {
     }
 
     fn map_len(&mut self) -> Option<usize> {
-        let len = match self.marker()? {
+        let marker = self.marker()?;
+        self.map_len_after(marker)
+    }
+
+    fn map_len_after(&mut self, marker: Marker) -> Option<usize> {
+        let len = match marker {
             Marker::FixMap(n) => u32::from(n),
             Marker::Map16 => u32::from(self.u16()?),
             Marker::Map32 => self.u32()?,
@@ -247,13 +252,8 @@ impl<'a> Input<'a> {
                 }
                 Value::Array(items)
             }
-            Marker::FixMap(n) => Value::Object(self.entries(n.into(), depth.checked_sub(1)?)?),
-            Marker::Map16 => {
-                let len = self.u16()?.into();
-                Value::Object(self.entries(len, depth.checked_sub(1)?)?)
-            }
-            Marker::Map32 => {
-                let len = usize::try_from(self.u32()?).ok()?;
+            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+                let len = self.map_len_after(marker)?;
                 Value::Object(self.entries(len, depth.checked_sub(1)?)?)
             }
             other => match self.integer(other)? {
@@ -295,8 +295,7 @@ impl<'a> Input<'a> {
                 }
             }
             Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
-                self.bytes = start;
-                let len = self.map_len()?;
+                let len = self.map_len_after(marker)?;
                 let depth = depth.checked_sub(1)?;
                 for _ in 0..len {
                     self.skip(depth)?;
