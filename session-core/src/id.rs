@@ -78,7 +78,9 @@ impl std::error::Error for IdError {}
 /// ```
 #[derive(Clone)]
 pub struct SessionToken {
-    text: String,
+    /// The token's text, held inline: parsing and cloning a token allocate nothing. Only
+    /// `A-Z a-z 0-9 - _` ever gets here (generated, or checked by [`SessionToken::parse`]).
+    text: [u8; TOKEN_CHARS],
     /// The store key, hashed the first time it is asked for: a request that never touches
     /// its session never hashes its token.
     key: std::sync::OnceLock<SessionKey>,
@@ -116,7 +118,13 @@ impl SessionToken {
     pub fn try_generate() -> Result<Self, IdError> {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes).map_err(|e| IdError::Random(e.to_string()))?;
-        Ok(SessionToken::from_text(URL_SAFE_NO_PAD.encode(bytes)))
+        let mut text = [0u8; TOKEN_CHARS];
+        match URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
+            Ok(TOKEN_CHARS) => Ok(SessionToken::from_text(text)),
+            Ok(_) | Err(_) => Err(IdError::Random(
+                "32 bytes did not encode to 43 characters".to_owned(),
+            )),
+        }
     }
 
     /// Parses a token as it came from a cookie.
@@ -137,14 +145,19 @@ impl SessionToken {
             return Err(IdError::Alphabet { position });
         }
         // The strict decoder refuses non-zero trailing bits, so each token has one spelling.
-        match URL_SAFE_NO_PAD.decode(text) {
-            Ok(bytes) if bytes.len() == TOKEN_BYTES => Ok(SessionToken::from_text(text.to_owned())),
-            _ => Err(IdError::NotCanonical),
+        // 43 characters decode to at most 33 bytes by the decoder's estimate.
+        let mut bytes = [0u8; TOKEN_BYTES + 1];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+            Ok(TOKEN_BYTES) => {}
+            _ => return Err(IdError::NotCanonical),
         }
+        let mut checked = [0u8; TOKEN_CHARS];
+        checked.copy_from_slice(text.as_bytes());
+        Ok(SessionToken::from_text(checked))
     }
 
     /// A token of checked `text`.
-    fn from_text(text: String) -> Self {
+    fn from_text(text: [u8; TOKEN_CHARS]) -> Self {
         SessionToken {
             text,
             key: std::sync::OnceLock::new(),
@@ -153,13 +166,14 @@ impl SessionToken {
 
     /// The token's text, as written into the cookie.
     pub fn as_str(&self) -> &str {
-        &self.text
+        // Always ASCII (see `text`), so this never falls back.
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The store key derived from this token (hashed once per token, on first use).
     pub fn key(&self) -> SessionKey {
         self.key
-            .get_or_init(|| SessionKey(hex_of(&Sha256::digest(self.text.as_bytes()).into())))
+            .get_or_init(|| SessionKey(hex_of(&Sha256::digest(self.text).into())))
             .clone()
     }
 }

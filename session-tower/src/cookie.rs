@@ -197,17 +197,22 @@ impl CookieConfig {
         lifetime: Option<Lifetime>,
     ) -> Option<HeaderValue> {
         let mut cookie = Cookie::new(full_name.to_owned(), value.to_owned());
+        if let Some(secs) = self.max_age(expires_at, lifetime) {
+            cookie.set_max_age(cookie::time::Duration::seconds(secs));
+        }
+        self.finish(cookie)
+    }
+
+    /// The `Max-Age` in seconds for a session expiring at `expires_at`, or `None` when the
+    /// cookie is to end with the browser.
+    fn max_age(&self, expires_at: DateTime<Utc>, lifetime: Option<Lifetime>) -> Option<i64> {
         let persistent = match lifetime {
             Some(Lifetime::BrowserSession) => false,
             Some(Lifetime::Idle(_)) => true,
             _ => !self.expire_on_close,
         };
-        if persistent {
-            // Rounded, so a session written a few milliseconds ago still says its full lifetime.
-            let secs = ((expires_at - Utc::now()).num_milliseconds().max(0) + 500) / 1000;
-            cookie.set_max_age(cookie::time::Duration::seconds(secs));
-        }
-        self.finish(cookie)
+        // Rounded, so a session written a few milliseconds ago still says its full lifetime.
+        persistent.then(|| ((expires_at - Utc::now()).num_milliseconds().max(0) + 500) / 1000)
     }
 
     /// A `Set-Cookie` header removing the cookie: `Max-Age=0` and an `Expires` in the past, for
@@ -218,7 +223,12 @@ impl CookieConfig {
         self.finish(cookie)
     }
 
-    fn finish(&self, mut cookie: Cookie<'static>) -> Option<HeaderValue> {
+    fn finish(&self, cookie: Cookie<'static>) -> Option<HeaderValue> {
+        HeaderValue::from_str(&self.with_attributes(cookie).to_string()).ok()
+    }
+
+    /// `cookie` with this configuration's fixed attributes.
+    fn with_attributes(&self, mut cookie: Cookie<'static>) -> Cookie<'static> {
         cookie.set_http_only(self.http_only);
         cookie.set_secure(self.secure);
         cookie.set_same_site(self.same_site);
@@ -226,7 +236,79 @@ impl CookieConfig {
         if let Some(domain) = &self.domain {
             cookie.set_domain(domain.clone());
         }
-        HeaderValue::from_str(&cookie.to_string()).ok()
+        cookie
+    }
+}
+
+/// How a layer writes its `Set-Cookie` header: the attributes that are the same on every
+/// response (`HttpOnly`, `SameSite`, `Secure`, `Path`, `Domain`) are formatted once, when the
+/// layer is built, and each response writes only the value and its `Max-Age` before them.
+#[derive(Debug, Clone)]
+pub(crate) struct SetCookie {
+    config: CookieConfig,
+    /// The cookie's name as sent.
+    name: String,
+    /// The fixed attributes as the cookie crate formats them, each with its leading `; `;
+    /// `None` if its text did not have that shape, and every header is then formatted whole.
+    fixed: Option<String>,
+}
+
+impl SetCookie {
+    /// The writer for `config`'s cookie.
+    pub(crate) fn new(config: CookieConfig) -> Self {
+        let name = config.full_name();
+        let text = config
+            .with_attributes(Cookie::new(name.clone(), "v"))
+            .to_string();
+        let fixed = text
+            .strip_prefix(name.as_str())
+            .and_then(|rest| rest.strip_prefix("=v"))
+            .filter(|rest| rest.is_empty() || rest.starts_with("; "))
+            .map(str::to_owned);
+        SetCookie {
+            config,
+            name,
+            fixed,
+        }
+    }
+
+    /// The settings the cookie follows.
+    pub(crate) fn config(&self) -> &CookieConfig {
+        &self.config
+    }
+
+    /// The cookie's name as sent, prefix included.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The header setting the cookie to `value`, as [`CookieConfig::set_header_for`] writes it.
+    pub(crate) fn set(
+        &self,
+        value: &str,
+        expires_at: DateTime<Utc>,
+        lifetime: Option<Lifetime>,
+    ) -> Option<HeaderValue> {
+        let Some(fixed) = &self.fixed else {
+            return self
+                .config
+                .set_header_for(&self.name, value, expires_at, lifetime);
+        };
+        let mut text = String::with_capacity(self.name.len() + value.len() + fixed.len() + 32);
+        text.push_str(&self.name);
+        text.push('=');
+        text.push_str(value);
+        if let Some(secs) = self.config.max_age(expires_at, lifetime) {
+            text.push_str("; Max-Age=");
+            text.push_str(itoa::Buffer::new().format(secs));
+        }
+        text.push_str(fixed);
+        HeaderValue::try_from(text).ok()
+    }
+
+    /// The header removing the cookie.
+    pub(crate) fn removal(&self) -> Option<HeaderValue> {
+        self.config.removal_header(&self.name)
     }
 }
 
@@ -264,6 +346,81 @@ mod tests {
         ] {
             assert!(text.contains(attr), "{attr} missing from {text}");
         }
+    }
+
+    /// Every attribute of a parsed `Set-Cookie` value that a browser acts on, and its
+    /// `Max-Age` apart (the two headers compared read the clock a moment apart).
+    fn attributes(text: &str) -> (String, Option<i64>) {
+        let cookie = Cookie::parse(text.to_owned()).unwrap();
+        let described = format!(
+            "{}={} http_only={:?} secure={:?} same_site={:?} path={:?} domain={:?} expires={:?}",
+            cookie.name(),
+            cookie.value(),
+            cookie.http_only(),
+            cookie.secure(),
+            cookie.same_site(),
+            cookie.path(),
+            cookie.domain(),
+            cookie.expires_datetime(),
+        );
+        (described, cookie.max_age().map(|age| age.whole_seconds()))
+    }
+
+    #[test]
+    fn prepared_set_cookie_says_what_the_cookie_crate_says() {
+        let token = SessionToken::generate();
+        let expires_at = Utc::now() + session_core::chrono::Duration::seconds(7200);
+        let mut configs = Vec::new();
+        for secure in [true, false] {
+            for http_only in [true, false] {
+                for same_site in [SameSite::Lax, SameSite::Strict, SameSite::None] {
+                    for domain in [None, Some("example.com".to_owned())] {
+                        for expire_on_close in [false, true] {
+                            configs.push(CookieConfig {
+                                secure,
+                                http_only,
+                                same_site,
+                                domain: domain.clone(),
+                                expire_on_close,
+                                path: "/app".into(),
+                                ..CookieConfig::default()
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        configs.push(CookieConfig::default().with_host_prefix(true));
+        configs.push(CookieConfig::default().with_name("sid.v2"));
+        for config in configs {
+            let prepared = SetCookie::new(config.clone());
+            assert!(prepared.fixed.is_some(), "{config:?}");
+            assert_eq!(prepared.name(), config.full_name());
+            for lifetime in [
+                None,
+                Some(Lifetime::BrowserSession),
+                Some(Lifetime::Idle(std::time::Duration::from_secs(60))),
+            ] {
+                let fast = prepared.set(token.as_str(), expires_at, lifetime).unwrap();
+                let whole = config
+                    .set_header_for(prepared.name(), token.as_str(), expires_at, lifetime)
+                    .unwrap();
+                let (fast, fast_age) = attributes(fast.to_str().unwrap());
+                let (whole, whole_age) = attributes(whole.to_str().unwrap());
+                assert_eq!(fast, whole, "{config:?} {lifetime:?}");
+                match (fast_age, whole_age) {
+                    (None, None) => {}
+                    (Some(a), Some(b)) => assert!(a.abs_diff(b) <= 1 && a > 7000, "{a} {b}"),
+                    other => panic!("Max-Age differs: {other:?} for {config:?} {lifetime:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prepared_set_cookie_refuses_a_value_no_header_can_carry() {
+        let prepared = SetCookie::new(CookieConfig::default());
+        assert!(prepared.set("a\nb", Utc::now(), None).is_none());
     }
 
     #[test]

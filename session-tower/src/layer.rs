@@ -8,7 +8,7 @@ use std::sync::Arc;
 use session_core::{ClientSideStore, Error, SessionLock, SessionStore};
 use tower::Layer;
 
-use crate::cookie::CookieConfig;
+use crate::cookie::{CookieConfig, SetCookie};
 use crate::options::{CommitOn, TokenTransport};
 use crate::service::{SessionService, Shared};
 use crate::session::{SessionConfig, SessionQueue};
@@ -136,8 +136,7 @@ impl SessionLayer {
                 storage,
                 queue: SessionQueue::new(),
                 config: Arc::new(config),
-                cookie_name: cookie.full_name(),
-                cookie,
+                cookie: SetCookie::new(cookie),
                 commit_on,
                 no_store_when_signed_in: true,
                 transport: TokenTransport::Cookie,
@@ -163,8 +162,7 @@ impl SessionLayer {
     pub fn with_cookie(self, cookie: CookieConfig) -> Result<Self, Error> {
         cookie.validate()?;
         Ok(self.with(|s| {
-            s.cookie_name = cookie.full_name();
-            s.cookie = cookie;
+            s.cookie = SetCookie::new(cookie);
         }))
     }
 
@@ -235,7 +233,7 @@ impl fmt::Debug for SessionLayer {
         f.debug_struct("SessionLayer")
             .field("storage", &self.shared.storage.name())
             .field("config", &self.shared.config)
-            .field("cookie", &self.shared.cookie)
+            .field("cookie", self.shared.cookie.config())
             .field("commit_on", &self.shared.commit_on)
             .finish()
     }

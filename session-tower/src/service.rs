@@ -12,7 +12,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use session_core::Error;
 use tower::Service;
 
-use crate::cookie::CookieConfig;
+use crate::cookie::SetCookie;
 use crate::options::{CommitOn, TokenTransport};
 use crate::session::{SessionConfig, SessionQueue};
 use crate::storage::{Outgoing, Storage};
@@ -23,8 +23,7 @@ pub(crate) struct Shared {
     pub(crate) storage: Storage,
     pub(crate) queue: SessionQueue,
     pub(crate) config: Arc<SessionConfig>,
-    pub(crate) cookie: CookieConfig,
-    pub(crate) cookie_name: String,
+    pub(crate) cookie: SetCookie,
     pub(crate) commit_on: CommitOn,
     pub(crate) no_store_when_signed_in: bool,
     pub(crate) transport: TokenTransport,
@@ -70,13 +69,15 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = self.shared.clone();
-        let token = shared
-            .transport
-            .read(request.headers(), &shared.cookie, &shared.cookie_name);
+        let token = shared.transport.read(
+            request.headers(),
+            shared.cookie.config(),
+            shared.cookie.name(),
+        );
         let started =
             shared
                 .storage
-                .start(&shared.config, &shared.queue, &shared.cookie_name, token);
+                .start(&shared.config, &shared.queue, shared.cookie.name(), token);
         let session = started.session.clone();
         request.extensions_mut().insert(session.clone());
 
@@ -102,7 +103,7 @@ where
             };
             let outgoing = match shared
                 .storage
-                .outgoing(&shared.cookie_name, &started, committed.cookie)
+                .outgoing(shared.cookie.name(), &started, committed.cookie)
                 .await
             {
                 Ok(outgoing) => outgoing,
@@ -119,12 +120,8 @@ where
                         lifetime,
                     },
                     None,
-                ) => {
-                    shared
-                        .cookie
-                        .set_header_for(&shared.cookie_name, value, *expires_at, *lifetime)
-                }
-                (Outgoing::Remove, None) => shared.cookie.removal_header(&shared.cookie_name),
+                ) => shared.cookie.set(value, *expires_at, *lifetime),
+                (Outgoing::Remove, None) => shared.cookie.removal(),
             };
             let sent = value.is_some();
             if let Some(value) = value {

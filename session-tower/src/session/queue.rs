@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::OwnedMutexGuard;
-
 use super::batch::Saves;
 use session_core::Record;
 use session_core::SessionLock;
@@ -113,12 +111,15 @@ impl Default for QueueInner {
 /// The sessions of one shard with a request running or waiting.
 type Slots = HashMap<SessionKey, Arc<Slot>, KeyHashing>;
 
-/// One session's place in the queue: whoever holds `turn` runs; the value is what the last
-/// holder left for the next one. `saves` holds the changes of requests that have passed their
+/// One session's place in the queue: whoever holds `turn`'s one permit runs, and `handoff` is
+/// what the last holder left for the next one. `saves` holds the changes of requests that have passed their
 /// turn on and wait for them to be stored together (see [`super::pipeline`]).
 pub(crate) struct Slot {
     key: SessionKey,
-    turn: Arc<tokio::sync::Mutex<Option<Handoff>>>,
+    /// One permit, handed on in the order requests asked for it (the semaphore is fair).
+    turn: tokio::sync::Semaphore,
+    /// Read and written only by the permit's holder.
+    handoff: Mutex<Option<Handoff>>,
     pub(crate) saves: Mutex<Saves>,
     /// Woken when the saves in flight are all done.
     pub(crate) drained: tokio::sync::Notify,
@@ -208,7 +209,8 @@ impl SessionQueue {
                 None => {
                     let slot = Arc::new(Slot {
                         key: key.clone(),
-                        turn: Arc::default(),
+                        turn: tokio::sync::Semaphore::new(1),
+                        handoff: Mutex::default(),
                         saves: Mutex::default(),
                         drained: tokio::sync::Notify::new(),
                     });
@@ -222,19 +224,22 @@ impl SessionQueue {
             queue: self.clone(),
             slot,
         };
-        let turn = place.slot.turn.clone();
+        // The permit is forgotten once taken and given back when the turn ends (`Turn::drop`):
+        // a turn owns its place, which the permit's borrow could not outlive.
         // No one ahead: no timer needed.
-        if let Ok(guard) = turn.clone().try_lock_owned() {
-            return Ok(Turn {
-                guard: Some(guard),
-                place,
-            });
+        let free = place.slot.turn.try_acquire().map(|permit| permit.forget());
+        if free.is_ok() {
+            return Ok(Turn { held: true, place });
         }
-        match tokio::time::timeout(wait, turn.lock_owned()).await {
-            Ok(guard) => Ok(Turn {
-                guard: Some(guard),
-                place,
-            }),
+        let waited = tokio::time::timeout(wait, place.slot.turn.acquire())
+            .await
+            .map(|acquired| acquired.map(|permit| permit.forget()));
+        match waited {
+            Ok(Ok(())) => Ok(Turn { held: true, place }),
+            Ok(Err(_)) => Err(Error::busy(
+                Operation::Load,
+                "this session's queue was closed while the request waited in it",
+            )),
             Err(_) => Err(Error::busy(
                 Operation::Load,
                 format!(
@@ -303,16 +308,42 @@ impl Drop for Place {
 /// A request's turn on its session: while it lives, no other request of the session (in this
 /// process) runs its session work.
 pub(crate) struct Turn {
-    // Declared first so the turn passes on before the place is tidied.
-    guard: Option<OwnedMutexGuard<Option<Handoff>>>,
+    /// Whether this turn still holds the slot's permit.
+    held: bool,
     place: Place,
 }
 
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // The turn passes on before the place (a field, dropped after this) is tidied.
+        self.give_back();
+    }
+}
+
 impl Turn {
+    /// Gives the slot's permit back, if this turn still holds it: the next request runs.
+    fn give_back(&mut self) {
+        if std::mem::take(&mut self.held) {
+            self.place.slot.turn.add_permits(1);
+        }
+    }
+
+    /// The handoff cell, which only the permit's holder uses.
+    fn handoff_cell(&self) -> std::sync::MutexGuard<'_, Option<Handoff>> {
+        self.place
+            .slot
+            .handoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Takes what the previous holder left, if it is recent enough to use and no save it
     /// depends on has failed.
     pub(crate) fn take_handoff(&mut self, max_age: Duration) -> Option<Handoff> {
-        let handoff = self.guard.as_mut()?.take()?;
+        if !self.held {
+            return None;
+        }
+        let handoff = self.handoff_cell().take()?;
         if let Some(epoch) = handoff.pending
             && epoch != self.epoch()
         {
@@ -335,9 +366,10 @@ impl Turn {
     /// turn on; the returned place keeps the session's slot alive while this request waits
     /// for its save.
     pub(crate) fn pass(mut self, handoff: Option<Handoff>) -> Place {
-        if let Some(mut guard) = self.guard.take() {
-            *guard = handoff;
+        if self.held {
+            *self.handoff_cell() = handoff;
         }
+        self.give_back();
         self.place.another()
     }
 
@@ -345,11 +377,11 @@ impl Turn {
     /// of the session is here to take it (made only then: with no one waiting, the session's
     /// slot goes with this turn).
     pub(crate) fn end(mut self, handoff: impl FnOnce() -> Option<Handoff>) {
-        if let Some(mut guard) = self.guard.take()
-            && self.others_here()
-        {
-            *guard = handoff();
+        if self.held {
+            // With no one else here, whatever is left goes with the slot.
+            *self.handoff_cell() = if self.others_here() { handoff() } else { None };
         }
+        self.give_back();
     }
 
     /// Whether another request holds a place in this session's slot (waiting, or saving).
