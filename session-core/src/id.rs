@@ -291,9 +291,12 @@ pub type KeyHashing = std::hash::BuildHasherDefault<KeyHasher>;
 impl KeyHasher {
     /// The first eight bytes of `bytes`, padded with zeros.
     fn word(bytes: &[u8]) -> u64 {
+        // A key always has eight: one load, where a copy of a variable length is a call.
+        if let Some(first) = bytes.first_chunk::<8>() {
+            return u64::from_le_bytes(*first);
+        }
         let mut word = [0u8; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
+        word[..bytes.len()].copy_from_slice(bytes);
         u64::from_le_bytes(word)
     }
 }
