@@ -28,8 +28,8 @@ pub(crate) struct Saves {
     pub(crate) flushing: bool,
     /// Requests waiting for the next save, in queue order.
     pub(crate) open: Vec<Member>,
-    /// The record as the last save stored it.
-    pub(crate) current: Option<Record>,
+    /// The record as the last save stored it (shared with the replies that carried it).
+    pub(crate) current: Option<Arc<Record>>,
     /// Bumped whenever a save leaves out a request's changes or fails: records handed on
     /// before that may hold changes that were never stored.
     pub(crate) epoch: u64,

@@ -19,7 +19,7 @@
 //! [`SessionConfig::retry_budget`](crate::SessionConfig::retry_budget) with a temporary
 //! [`ErrorKind::Busy`].
 
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -27,10 +27,10 @@ use chrono::{DateTime, Utc};
 use super::batch::Member;
 use super::pipeline::flush;
 use super::{Handoff, Session, State, View};
+use session_core::Lifetime;
 use session_core::SessionStore;
 use session_core::SessionToken;
 use session_core::{Error, ErrorKind, Operation, Result};
-use session_core::{Lifetime, Record};
 
 /// What the response must do with the session cookie.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -231,7 +231,7 @@ impl Session {
                 return None;
             }
             if leader {
-                let base = state.base.take().map(|(_, r)| r);
+                let base = state.base.take().map(|(_, r)| Arc::new(r));
                 if state.base_pending.is_none() || saves.current.is_none() {
                     saves.current = base;
                 }
@@ -281,7 +281,7 @@ impl Session {
         state.base_pending = None;
         Some(match outcome {
             Ok(Some(record)) if writes || self.inner.config.save_every_request => {
-                let record = Record::clone(&record);
+                let record = Arc::unwrap_or_clone(record);
                 state.view = View::Base;
                 state.confirmed = Some(Instant::now());
                 state.stale_cookie = false;

@@ -63,7 +63,7 @@ async fn save_batch(place: &Place, store: &dyn SessionStore, config: &SessionCon
                 if verdicts.iter().any(Result::is_err) {
                     saves.epoch += 1;
                 }
-                saves.current = stored.as_ref().map(|r| (**r).clone());
+                saves.current = stored.clone();
                 if stored.is_none() {
                     saves.epoch += 1;
                 }
@@ -115,14 +115,14 @@ async fn store_members(
     place: &Place,
     store: &dyn SessionStore,
     config: &SessionConfig,
-    mut current: Record,
+    mut current: Arc<Record>,
     members: &[Member],
 ) -> Result<(Option<Arc<Record>>, Vec<Result<()>>)> {
     let started = Instant::now();
     let budget = config.retry_budget;
     let mut attempt = 0u32;
     loop {
-        let mut next = current.clone();
+        let mut next = Record::clone(&current);
         let verdicts: Vec<Result<()>> = members
             .iter()
             .map(|m| match m.reads.changed_in(&next) {
@@ -141,7 +141,7 @@ async fn store_members(
             })
             .collect();
         if verdicts.iter().all(Result::is_err) {
-            return Ok((Some(Arc::new(current)), verdicts));
+            return Ok((Some(current), verdicts));
         }
         next.expires_at = config.expiry(&next, Utc::now());
         match store.save(&next).await {
@@ -152,7 +152,7 @@ async fn store_members(
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok((None, verdicts)),
             Err(e) if e.kind() == ErrorKind::Conflict => {
                 current = match store.load(place.key()).await? {
-                    Some(latest) if !config.past_deadline(&latest, Utc::now()) => latest,
+                    Some(latest) if !config.past_deadline(&latest, Utc::now()) => Arc::new(latest),
                     _ => return Ok((None, verdicts)),
                 };
                 pause_before_retry(started, budget, &mut attempt, store).await?;
