@@ -37,6 +37,15 @@ impl Session {
             store.delete(&key).await?;
             action = CookieAction::Remove;
         }
+        if !state.regenerate
+            && state.changes.is_empty()
+            && let Some((_, base)) = &state.base
+            && self.touch_due(base).is_none()
+        {
+            // Nothing to write and no touch due: the browser's cookie is still right. Decided
+            // in place, without moving the loaded record out and back.
+            return Ok(action);
+        }
         let written = match state.base.take() {
             Some((token, base)) if state.regenerate => Some(
                 self.regenerate_now(&*store, &token, base, &state.changes, &state.reads)
@@ -252,6 +261,15 @@ impl Session {
             .with_context("three fresh session tokens collided; the random source is broken"))
     }
 
+    /// The new expiry when `base`, unchanged by this request, is due to be touched: its expiry
+    /// would move by at least the touch interval, or every request saves.
+    fn touch_due(&self, base: &Record) -> Option<DateTime<Utc>> {
+        let next = self.expiry(base, Utc::now());
+        let interval = chrono::Duration::from_std(self.inner.config.touch_interval)
+            .unwrap_or(chrono::Duration::MAX);
+        (next - base.expires_at >= interval || self.inner.config.save_every_request).then_some(next)
+    }
+
     /// Refreshes the idle expiry when it would move by at least the touch interval.
     /// Returns whether the store was written.
     pub(super) async fn touch_if_due(
@@ -260,12 +278,9 @@ impl Session {
         token: SessionToken,
         mut base: Record,
     ) -> Result<(Written, bool)> {
-        let next = self.expiry(&base, Utc::now());
-        let interval = chrono::Duration::from_std(self.inner.config.touch_interval)
-            .unwrap_or(chrono::Duration::MAX);
-        if next - base.expires_at < interval && !self.inner.config.save_every_request {
+        let Some(next) = self.touch_due(&base) else {
             return Ok((Written::Stored(token, base), false));
-        }
+        };
         match store.touch(&token.key(), next).await {
             Ok(()) => {
                 base.expires_at = next;
