@@ -77,7 +77,7 @@ impl Session {
         };
         state.loaded = true;
         match loaded {
-            Some(record) if !self.past_deadline(&record, Utc::now()) => {
+            Some(record) if !self.past_deadline(&record) => {
                 let flash_in = record.flash.clone();
                 state.base = Some((token, record));
                 state.view = View::Base;

@@ -45,7 +45,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -350,8 +350,8 @@ impl Session {
         state.changes.push(change);
     }
 
-    fn past_deadline(&self, record: &Record, now: DateTime<Utc>) -> bool {
-        self.inner.config.past_deadline(record, now)
+    fn past_deadline(&self, record: &Record) -> bool {
+        self.inner.config.past_deadline(record)
     }
 }
 

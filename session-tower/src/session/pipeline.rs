@@ -152,7 +152,7 @@ async fn store_members(
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok((None, verdicts)),
             Err(e) if e.kind() == ErrorKind::Conflict => {
                 current = match store.load(place.key()).await? {
-                    Some(latest) if !config.past_deadline(&latest, Utc::now()) => Arc::new(latest),
+                    Some(latest) if !config.past_deadline(&latest) => Arc::new(latest),
                     _ => return Ok((None, verdicts)),
                 };
                 pause_before_retry(started, budget, &mut attempt, store).await?;
