@@ -254,7 +254,8 @@ impl Session {
         });
         let place = turn.pass(handoff);
         if leader {
-            flush(place, store.clone(), self.inner.config.clone()).await;
+            // Boxed, as the commit's other writes are (see `commit_locked`).
+            Box::pin(flush(place, store.clone(), self.inner.config.clone())).await;
         } else {
             drop(place);
         }

@@ -24,6 +24,10 @@ pub(super) enum Written {
 }
 
 impl Session {
+    /// Writes what the request changed, under its turn. Each kind of write runs as a boxed
+    /// future of its own: they hold records across the store's calls, and inline they would make
+    /// this future, and every future holding it, large enough that creating them (on every
+    /// request, most of which write nothing) cost more than the boxes.
     pub(super) async fn commit_locked(&self, state: &mut State) -> Result<CookieAction> {
         let Some(store) = self.inner.store.clone() else {
             return Ok(CookieAction::Unchanged);
@@ -48,18 +52,25 @@ impl Session {
         }
         let written = match state.base.take() {
             Some((token, base)) if state.regenerate => Some(
-                self.regenerate_now(&*store, &token, base, &state.changes, &state.reads)
+                Box::pin(self.regenerate_now(&*store, &token, base, &state.changes, &state.reads))
                     .await?,
             ),
             Some((token, base)) if !state.changes.is_empty() => {
                 let view = state.take_view();
                 Some(
-                    self.save_with_replay(&*store, token, base, view, &state.changes, &state.reads)
-                        .await?,
+                    Box::pin(self.save_with_replay(
+                        &*store,
+                        token,
+                        base,
+                        view,
+                        &state.changes,
+                        &state.reads,
+                    ))
+                    .await?,
                 )
             }
             Some((token, base)) => {
-                let (written, touched) = self.touch_if_due(&*store, token, base).await?;
+                let (written, touched) = Box::pin(self.touch_if_due(&*store, token, base)).await?;
                 if !touched {
                     // Nothing was written: the browser's cookie is still right.
                     if let Written::Stored(token, record) = written {
@@ -69,7 +80,9 @@ impl Session {
                 }
                 Some(written)
             }
-            None if !state.changes.is_empty() => self.create_fresh(&*store, &state.changes).await?,
+            None if !state.changes.is_empty() => {
+                Box::pin(self.create_fresh(&*store, &state.changes)).await?
+            }
             None => None,
         };
         state.changes.clear();
