@@ -109,20 +109,21 @@ impl Session {
             return Ok(None);
         };
         let config = &self.inner.config;
-        let started = Instant::now();
+        // The clock is read only when a lock's wait must share the limit with the queue's.
+        let started = queue.lock().map(|_| Instant::now());
         let mut turn = queue.enter(key, config.wait_timeout).await?;
-        let handoff = match queue.lock() {
+        let handoff = match (queue.lock(), started) {
             // Another process may have written between the previous holder's release and now.
-            Some(held) => {
+            (Some(held), Some(started)) => {
                 let wait = config.wait_timeout.saturating_sub(started.elapsed());
                 state.lock = Some(
-                    held::acquire(&**held, key, config.lock_lease, wait)
+                    Box::pin(held::acquire(&**held, key, config.lock_lease, wait))
                         .await
                         .map(|lease| HeldLock::new(held.clone(), key.clone(), lease))?,
                 );
                 None
             }
-            None => turn.take_handoff(config.handoff_max_age),
+            _ => turn.take_handoff(config.handoff_max_age),
         };
         state.turn = Some(turn);
         Ok(handoff)

@@ -231,6 +231,13 @@ impl SessionQueue {
         if free.is_ok() {
             return Ok(Turn { held: true, place });
         }
+        // Boxed: the timed wait's future is most of this one's size, and it is needed only
+        // when requests of one session meet.
+        Box::pin(Self::wait_for(place, wait)).await
+    }
+
+    /// Waits, at most `wait`, for the turn of the session `place` holds a place in.
+    async fn wait_for(place: Place, wait: Duration) -> Result<Turn> {
         let waited = tokio::time::timeout(wait, place.slot.turn.acquire())
             .await
             .map(|acquired| acquired.map(|permit| permit.forget()));
