@@ -112,9 +112,9 @@ impl Session {
         // The clock is read only when a lock's wait must share the limit with the queue's.
         let started = queue.lock().map(|_| Instant::now());
         let mut turn = queue.enter(key, config.wait_timeout).await?;
-        let handoff = match (queue.lock(), started) {
+        let handoff = match queue.lock().zip(started) {
             // Another process may have written between the previous holder's release and now.
-            (Some(held), Some(started)) => {
+            Some((held, started)) => {
                 let wait = config.wait_timeout.saturating_sub(started.elapsed());
                 state.lock = Some(
                     Box::pin(held::acquire(&**held, key, config.lock_lease, wait))
@@ -123,7 +123,7 @@ impl Session {
                 );
                 None
             }
-            _ => turn.take_handoff(config.handoff_max_age),
+            None => turn.take_handoff(config.handoff_max_age),
         };
         state.turn = Some(turn);
         Ok(handoff)

@@ -112,8 +112,8 @@ impl Default for QueueInner {
 type Slots = HashMap<SessionKey, Arc<Slot>, KeyHashing>;
 
 /// One session's place in the queue: whoever holds `turn`'s one permit runs, and `handoff` is
-/// what the last holder left for the next one. `saves` holds the changes of requests that have passed their
-/// turn on and wait for them to be stored together (see [`super::pipeline`]).
+/// what the last holder left for the next one. `saves` holds the changes of requests that have
+/// passed their turn on and wait for them to be stored together (see [`super::pipeline`]).
 pub(crate) struct Slot {
     key: SessionKey,
     /// One permit, handed on in the order requests asked for it (the semaphore is fair).
@@ -315,7 +315,7 @@ impl Drop for Place {
 /// A request's turn on its session: while it lives, no other request of the session (in this
 /// process) runs its session work.
 pub(crate) struct Turn {
-    /// Whether this turn still holds the slot's permit.
+    /// Whether this turn still holds the slot's permit: until it is passed on or ended.
     held: bool,
     place: Place,
 }
@@ -347,9 +347,6 @@ impl Turn {
     /// Takes what the previous holder left, if it is recent enough to use and no save it
     /// depends on has failed.
     pub(crate) fn take_handoff(&mut self, max_age: Duration) -> Option<Handoff> {
-        if !self.held {
-            return None;
-        }
         let handoff = self.handoff_cell().take()?;
         if let Some(epoch) = handoff.pending
             && epoch != self.epoch()
@@ -373,9 +370,7 @@ impl Turn {
     /// turn on; the returned place keeps the session's slot alive while this request waits
     /// for its save.
     pub(crate) fn pass(mut self, handoff: Option<Handoff>) -> Place {
-        if self.held {
-            *self.handoff_cell() = handoff;
-        }
+        *self.handoff_cell() = handoff;
         self.give_back();
         self.place.another()
     }
@@ -384,10 +379,8 @@ impl Turn {
     /// of the session is here to take it (made only then: with no one waiting, the session's
     /// slot goes with this turn).
     pub(crate) fn end(mut self, handoff: impl FnOnce() -> Option<Handoff>) {
-        if self.held {
-            // With no one else here, whatever is left goes with the slot.
-            *self.handoff_cell() = if self.others_here() { handoff() } else { None };
-        }
+        // With no one else here, whatever is left goes with the slot.
+        *self.handoff_cell() = if self.others_here() { handoff() } else { None };
         self.give_back();
     }
 

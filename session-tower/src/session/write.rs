@@ -41,21 +41,27 @@ impl Session {
             store.delete(&key).await?;
             action = CookieAction::Remove;
         }
-        if !state.regenerate
-            && state.changes.is_empty()
-            && let Some((_, base)) = &state.base
-            && self.touch_due(base).is_none()
-        {
-            // Nothing to write and no touch due: the browser's cookie is still right. Decided
-            // in place, without moving the loaded record out and back.
-            return Ok(action);
-        }
-        let written = match state.base.take() {
-            Some((token, base)) if state.regenerate => Some(
+        // A request that changed nothing writes only a touch, when one is due; when none is,
+        // the browser's cookie is still right, decided in place without moving the loaded
+        // record out and back.
+        let touch = match &state.base {
+            Some((_, base)) if !state.regenerate && state.changes.is_empty() => {
+                match self.touch_due(base) {
+                    Some(next) => Some(next),
+                    None => return Ok(action),
+                }
+            }
+            _ => None,
+        };
+        let written = match (state.base.take(), touch) {
+            (Some((token, base)), _) if state.regenerate => Some(
                 Box::pin(self.regenerate_now(&*store, &token, base, &state.changes, &state.reads))
                     .await?,
             ),
-            Some((token, base)) if !state.changes.is_empty() => {
+            (Some((token, base)), Some(next)) => {
+                Some(Box::pin(self.touch(&*store, token, base, next)).await?)
+            }
+            (Some((token, base)), None) => {
                 let view = state.take_view();
                 Some(
                     Box::pin(self.save_with_replay(
@@ -69,21 +75,10 @@ impl Session {
                     .await?,
                 )
             }
-            Some((token, base)) => {
-                let (written, touched) = Box::pin(self.touch_if_due(&*store, token, base)).await?;
-                if !touched {
-                    // Nothing was written: the browser's cookie is still right.
-                    if let Written::Stored(token, record) = written {
-                        state.base = Some((token, record));
-                    }
-                    return Ok(action);
-                }
-                Some(written)
-            }
-            None if !state.changes.is_empty() => {
+            (None, _) if !state.changes.is_empty() => {
                 Box::pin(self.create_fresh(&*store, &state.changes)).await?
             }
-            None => None,
+            (None, _) => None,
         };
         state.changes.clear();
         state.reads = Reads::default();
@@ -283,23 +278,20 @@ impl Session {
         (next - base.expires_at >= interval || self.inner.config.save_every_request).then_some(next)
     }
 
-    /// Refreshes the idle expiry when it would move by at least the touch interval.
-    /// Returns whether the store was written.
-    pub(super) async fn touch_if_due(
+    /// Moves the idle expiry of `base`, unchanged by this request, to `next` in the store.
+    async fn touch(
         &self,
         store: &dyn SessionStore,
         token: SessionToken,
         mut base: Record,
-    ) -> Result<(Written, bool)> {
-        let Some(next) = self.touch_due(&base) else {
-            return Ok((Written::Stored(token, base), false));
-        };
+        next: DateTime<Utc>,
+    ) -> Result<Written> {
         match store.touch(&token.key(), next).await {
             Ok(()) => {
                 base.expires_at = next;
-                Ok((Written::Stored(token, base), true))
+                Ok(Written::Stored(token, base))
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok((Written::Gone, true)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Written::Gone),
             Err(e) => Err(e),
         }
     }
