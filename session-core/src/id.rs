@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -173,7 +172,7 @@ impl SessionToken {
     /// The store key derived from this token (hashed once per token, on first use).
     pub fn key(&self) -> SessionKey {
         self.key
-            .get_or_init(|| SessionKey(hex_of(&Sha256::digest(self.text).into())))
+            .get_or_init(|| SessionKey::of_digest(&Sha256::digest(self.text).into()))
             .clone()
     }
 }
@@ -205,10 +204,18 @@ impl FromStr for SessionToken {
 /// assert!(SessionKey::parse("not-hex").is_err());
 /// ```
 ///
-/// A key is shared, not copied: cloning one (the queue, the record and the store each hold it)
-/// costs a reference count.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey(Arc<str>);
+/// A key is held inline, 64 bytes with no allocation: making one from a token, and cloning one
+/// (the queue, the record and the store each hold it), copies those bytes and nothing else.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SessionKey([u8; KEY_CHARS]);
+
+impl std::hash::Hash for SessionKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As its text would (`str` hashing writes the bytes, then a terminator).
+        state.write(&self.0);
+        state.write_u8(0xff);
+    }
+}
 
 impl SessionKey {
     /// Parses a key read back from a store (a file name, an index member ...).
@@ -225,7 +232,9 @@ impl SessionKey {
         {
             return Err(IdError::Alphabet { position });
         }
-        Ok(SessionKey(Arc::from(text)))
+        let mut bytes = [0u8; KEY_CHARS];
+        bytes.copy_from_slice(text.as_bytes());
+        Ok(SessionKey(bytes))
     }
 
     /// A key for a fresh random token that nobody holds; handy in tests and tools.
@@ -235,7 +244,17 @@ impl SessionKey {
 
     /// The key's text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Always lowercase hex (checked or written where a key is made), so this never falls
+        // back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The key whose text is the lowercase hex of `digest`.
+    fn of_digest(digest: &[u8; 32]) -> SessionKey {
+        let mut text = [0u8; KEY_CHARS];
+        // 32 bytes always fill 64 characters, so this cannot fail.
+        let _ = hex::encode_to_slice(digest, &mut text);
+        SessionKey(text)
     }
 
     /// A key for a record that belongs to this session but is not its data (a lock ...): the
@@ -244,8 +263,8 @@ impl SessionKey {
         let mut hasher = Sha256::new();
         hasher.update(purpose.as_bytes());
         hasher.update([0]);
-        hasher.update(self.0.as_bytes());
-        SessionKey(hex_of(&hasher.finalize().into()))
+        hasher.update(self.0);
+        SessionKey::of_digest(&hasher.finalize().into())
     }
 }
 
@@ -255,14 +274,14 @@ impl SessionKey {
     pub(crate) fn to_bytes(&self) -> [u8; 32] {
         let mut bytes = [0u8; 32];
         // Every key is 64 lowercase hex characters (checked where it is made).
-        let _ = hex::decode_to_slice(self.0.as_bytes(), &mut bytes);
+        let _ = hex::decode_to_slice(self.0, &mut bytes);
         bytes
     }
 
     /// The key whose hex spells `bytes`.
     #[cfg(feature = "moka")]
     pub(crate) fn from_bytes(bytes: &[u8; 32]) -> SessionKey {
-        SessionKey(hex_of(bytes))
+        SessionKey::of_digest(bytes)
     }
 }
 
@@ -319,24 +338,15 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
-/// Lowercase hex of a SHA-256 digest, written in one pass (this runs on every request).
-fn hex_of(digest: &[u8; 32]) -> Arc<str> {
-    let mut out = [0u8; KEY_CHARS];
-    match hex::encode_to_slice(digest, &mut out) {
-        Ok(()) => std::str::from_utf8(&out).map_or_else(|_| hex::encode(digest).into(), Arc::from),
-        Err(_) => hex::encode(digest).into(),
-    }
-}
-
 impl fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionKey({})", self.0)
+        write!(f, "SessionKey({})", self.as_str())
     }
 }
 
 impl fmt::Display for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -350,13 +360,13 @@ impl FromStr for SessionKey {
 
 impl AsRef<str> for SessionKey {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Serialize for SessionKey {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -392,6 +402,21 @@ mod tests {
             KeyHashing::default().hash_one(&key),
             KeyHashing::default().hash_one(&again)
         );
+    }
+
+    #[test]
+    fn a_key_hashes_as_its_text_and_orders_as_it() {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let (a, b) = (SessionKey::random(), SessionKey::random());
+        let std = BuildHasherDefault::<DefaultHasher>::default();
+        assert_eq!(std.hash_one(&a), std.hash_one(a.as_str()));
+        assert_eq!(
+            KeyHashing::default().hash_one(&a),
+            KeyHashing::default().hash_one(a.as_str())
+        );
+        assert_eq!(a.cmp(&b), a.as_str().cmp(b.as_str()));
+        assert_eq!(a.to_string(), a.as_str());
+        assert_eq!(SessionKey::parse(a.as_str()).unwrap(), a);
     }
 
     #[test]
