@@ -32,10 +32,11 @@
 //! # }).unwrap();
 //! ```
 
+use std::cell::Cell;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 pub use crate::record::{check_owner, to_value};
 
@@ -45,7 +46,57 @@ use crate::record::Record;
 
 /// Now, as milliseconds since the epoch: the unit stores keep expiry in natively.
 pub fn now_millis() -> i64 {
-    Utc::now().timestamp_millis()
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(_) => Utc::now().timestamp_millis(),
+    }
+}
+
+thread_local! {
+    /// The day this thread last turned into a date: days since the epoch, and that date.
+    static TODAY: Cell<Option<(u64, NaiveDate)>> = const { Cell::new(None) };
+}
+
+/// The current time, the same instant [`Utc::now`] gives, for code that reads the clock on
+/// every request.
+///
+/// `Utc::now` turns the system clock's seconds into a calendar date each time it is called;
+/// this keeps the last date per thread and redoes that only when the day changes, which leaves
+/// the read of the clock itself as nearly the whole cost.
+///
+/// ```
+/// use session_core::chrono::Utc;
+/// use session_core::kit;
+///
+/// let before = Utc::now();
+/// let now = kit::now();
+/// assert!(before <= now && now <= Utc::now());
+/// ```
+pub fn now() -> DateTime<Utc> {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => at_epoch_offset(since).unwrap_or_else(Utc::now),
+        Err(_) => Utc::now(),
+    }
+}
+
+/// The instant `since` after the epoch, with this thread's last date when it falls on it.
+fn at_epoch_offset(since: Duration) -> Option<DateTime<Utc>> {
+    const DAY: u64 = 86_400;
+    let secs = since.as_secs();
+    let (days, of_day) = (secs / DAY, secs % DAY);
+    let date = match TODAY.get() {
+        Some((today, date)) if today == days => date,
+        _ => {
+            let date = DateTime::from_timestamp(i64::try_from(days * DAY).ok()?, 0)?.date_naive();
+            TODAY.set(Some((days, date)));
+            date
+        }
+    };
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(
+        u32::try_from(of_day).ok()?,
+        since.subsec_nanos(),
+    )?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// Encodes `record` with `codec` for `store` during `op`, refusing an encoding of more than
@@ -156,6 +207,44 @@ pub fn redacted_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn now_is_the_instant_chrono_gives() {
+        use chrono::{DateTime, Utc};
+        use std::time::Duration;
+        // Across day, month, year and leap-day boundaries, in both directions, so the kept
+        // date is both reused and replaced.
+        let mut instants = Vec::new();
+        for day in [
+            "1970-01-01",
+            "2000-02-28",
+            "2000-02-29",
+            "2024-12-31",
+            "2100-02-28",
+            "2262-04-11",
+        ] {
+            let midnight = format!("{day}T00:00:00Z").parse::<DateTime<Utc>>().unwrap();
+            let secs = u64::try_from(midnight.timestamp()).unwrap();
+            for offset in [0, 1, 43_199, 86_399, 86_400, 86_401] {
+                for nanos in [0, 1, 999_999_999] {
+                    instants.push(Duration::new(secs + offset, nanos));
+                    instants.push(Duration::new((secs + offset).saturating_sub(1), nanos));
+                }
+            }
+        }
+        for since in instants.iter().chain(instants.iter().rev()) {
+            let expected = DateTime::from_timestamp(
+                i64::try_from(since.as_secs()).unwrap(),
+                since.subsec_nanos(),
+            )
+            .unwrap();
+            assert_eq!(super::at_epoch_offset(*since), Some(expected), "{since:?}");
+        }
+        let (before, now, after) = (Utc::now(), super::now(), Utc::now());
+        assert!(before <= now && now <= after);
+        let millis = super::now_millis();
+        assert!((before.timestamp_millis()..=Utc::now().timestamp_millis()).contains(&millis));
+    }
+
     use super::*;
     use crate::{Json, SessionKey};
     use chrono::Duration as Span;

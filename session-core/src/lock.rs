@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
 
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::id::{SessionKey, SessionToken};
@@ -151,7 +150,7 @@ impl<S: SessionStore> SessionLock for StoreLock<S> {
             })?
             .as_str()
             .to_owned();
-        let now = Utc::now();
+        let now = crate::kit::now();
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut record = Record::new(lock_key(key), now.checked_add_signed(lease).unwrap_or(now));
         record.data.insert(HOLDER.to_owned(), holder.clone().into());
@@ -169,7 +168,7 @@ impl<S: SessionStore> SessionLock for StoreLock<S> {
         if record.data.get(HOLDER).and_then(|v| v.as_str()) != Some(lease.holder()) {
             return Ok(());
         }
-        record.expires_at = Utc::now();
+        record.expires_at = crate::kit::now();
         match self.store.save(&record).await {
             Ok(_) => Ok(()),
             // Taken over or expired meanwhile: not ours to release any more.

@@ -183,7 +183,7 @@ impl SessionStore for MemoryStore {
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         // Decode outside the lock: copy the entry (its bytes are shared, not copied) first.
-        let entry = match self.lock().live(key, Utc::now()) {
+        let entry = match self.lock().live(key, crate::kit::now()) {
             Some(entry) => entry.clone(),
             None => return Ok(None),
         };
@@ -193,7 +193,7 @@ impl SessionStore for MemoryStore {
     async fn create(&self, record: &Record) -> Result<()> {
         let entry = self.encode(record, Operation::Create)?;
         let mut state = self.lock();
-        if state.live(&record.key, Utc::now()).is_some() {
+        if state.live(&record.key, crate::kit::now()).is_some() {
             return Err(Error::already_exists(Operation::Create).with_store(NAME));
         }
         state.insert(record.key.clone(), entry);
@@ -203,7 +203,7 @@ impl SessionStore for MemoryStore {
     async fn save(&self, record: &Record) -> Result<u64> {
         let mut entry = self.encode(record, Operation::Save)?;
         let mut state = self.lock();
-        let Some(current) = state.live(&record.key, Utc::now()) else {
+        let Some(current) = state.live(&record.key, crate::kit::now()) else {
             return Err(Error::not_found(Operation::Save).with_store(NAME));
         };
         if current.version != record.version {
@@ -222,9 +222,9 @@ impl SessionStore for MemoryStore {
 
     async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
         let mut state = self.lock();
-        match state.live(key, Utc::now()) {
+        match state.live(key, crate::kit::now()) {
             Some(entry) => {
-                entry.expires_at = expires_at;
+                entry.expiring(expires_at);
                 Ok(())
             }
             None => Err(Error::not_found(Operation::Touch).with_store(NAME)),
@@ -237,7 +237,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn sweep(&self) -> Result<u64> {
-        let now = Utc::now();
+        let now = crate::kit::now();
         let mut state = self.lock();
         let expired: Vec<SessionKey> = state
             .entries
@@ -252,7 +252,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
-        let now = Utc::now();
+        let now = crate::kit::now();
         let state = self.lock();
         let mut live: Vec<SessionKey> = state
             .owners
@@ -266,7 +266,7 @@ impl SessionStore for MemoryStore {
 
     async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
         let after = from.map(|c| c.key(NAME)).transpose()?;
-        let now = Utc::now();
+        let now = crate::kit::now();
         let (entries, more) = {
             let state = self.lock();
             let live = state
@@ -294,7 +294,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
-        let now = Utc::now();
+        let now = crate::kit::now();
         let mut state = self.lock();
         let keys = state.owners.keys(owner);
         let mut live = 0;

@@ -166,7 +166,7 @@ struct RecordExpiry;
 
 impl RecordExpiry {
     fn remaining(entry: &Entry) -> Option<Duration> {
-        let left = entry.expires_millis() - Utc::now().timestamp_millis();
+        let left = entry.expires_millis() - crate::kit::now_millis();
         Some(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
     }
 }
@@ -338,7 +338,7 @@ impl SessionStore for MokaStore {
         let Some(entry) = self.cache.get(&key.to_bytes()).await else {
             return Ok(None);
         };
-        if !entry.is_live(Utc::now()) {
+        if !entry.is_live(crate::kit::now()) {
             return Ok(None);
         }
         entry.record(&*self.codec).map(Some)
@@ -352,7 +352,7 @@ impl SessionStore for MokaStore {
             .entry(record.key.to_bytes())
             .and_compute_with(|current| {
                 let op = match current {
-                    Some(e) if e.value().is_live(Utc::now()) => {
+                    Some(e) if e.value().is_live(crate::kit::now()) => {
                         outcome = Outcome::Taken;
                         Op::Nop
                     }
@@ -387,7 +387,7 @@ impl SessionStore for MokaStore {
             .entry(record.key.to_bytes())
             .and_compute_with(|current| {
                 let op = match current.map(|e| e.into_value()) {
-                    Some(e) if !e.is_live(Utc::now()) => {
+                    Some(e) if !e.is_live(crate::kit::now()) => {
                         outcome = Outcome::Missing;
                         Op::Remove
                     }
@@ -429,7 +429,9 @@ impl SessionStore for MokaStore {
             .entry(key.to_bytes())
             .and_compute_with(|current| {
                 let op = match current.map(|e| e.into_value()) {
-                    Some(e) if e.is_live(Utc::now()) => Op::Put(e.with(e.version(), expires_at)),
+                    Some(e) if e.is_live(crate::kit::now()) => {
+                        Op::Put(e.with(e.version(), expires_at))
+                    }
                     Some(_) => {
                         outcome = Outcome::Missing;
                         Op::Remove
@@ -463,7 +465,7 @@ impl SessionStore for MokaStore {
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
         let candidates = lock(&self.owners).keys(owner);
-        let now = Utc::now();
+        let now = crate::kit::now();
         let mut live = Vec::with_capacity(candidates.len());
         for key in candidates {
             match self.cache.get(&key.to_bytes()).await {
@@ -477,7 +479,7 @@ impl SessionStore for MokaStore {
 
     async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
         let after = from.map(|c| c.key(NAME)).transpose()?;
-        let now = Utc::now();
+        let now = crate::kit::now();
         let live = self
             .cache
             .iter()

@@ -108,7 +108,7 @@ impl Record {
             key,
             data: Data::new(),
             flash: Data::new(),
-            created_at: Utc::now(),
+            created_at: crate::kit::now(),
             expires_at,
             deadline: None,
             owner: None,

@@ -20,7 +20,8 @@ pub(crate) struct Stored {
     /// decoding the bytes, which those codecs would read back to the same record.
     pub(crate) written: Option<Arc<Record>>,
     pub(crate) version: u64,
-    pub(crate) expires_at: DateTime<Utc>,
+    /// Kept to the millisecond, as stores keep expiries (see [`Stored::expiring`]).
+    expires_at: DateTime<Utc>,
     pub(crate) owner: Option<String>,
 }
 
@@ -41,9 +42,14 @@ impl Stored {
             bytes: bytes.into(),
             written,
             version: record.version,
-            expires_at: record.expires_at,
+            expires_at: to_millis(record.expires_at),
             owner: record.owner.clone(),
         })
+    }
+
+    /// Moves the idle expiry to `expires_at` (kept to the millisecond).
+    pub(crate) fn expiring(&mut self, expires_at: DateTime<Utc>) {
+        self.expires_at = to_millis(expires_at);
     }
 
     /// Whether the session is still live at `now`.
@@ -57,7 +63,7 @@ impl Stored {
             let mut record = Record::clone(written);
             record.version = self.version;
             // As a decode would give it: the expiry is kept to the millisecond.
-            record.expires_at = to_millis(self.expires_at);
+            record.expires_at = self.expires_at;
             return Ok(record);
         }
         crate::kit::decode(

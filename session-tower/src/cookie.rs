@@ -212,7 +212,13 @@ impl CookieConfig {
             _ => !self.expire_on_close,
         };
         // Rounded, so a session written a few milliseconds ago still says its full lifetime.
-        persistent.then(|| ((expires_at - Utc::now()).num_milliseconds().max(0) + 500) / 1000)
+        persistent.then(|| {
+            ((expires_at - session_core::kit::now())
+                .num_milliseconds()
+                .max(0)
+                + 500)
+                / 1000
+        })
     }
 
     /// A `Set-Cookie` header removing the cookie: `Max-Age=0` and an `Expires` in the past, for

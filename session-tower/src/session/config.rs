@@ -165,7 +165,8 @@ impl SessionConfig {
     /// Whether `record`'s session is past its deadline now.
     pub(crate) fn past_deadline(&self, record: &Record) -> bool {
         // The clock is read only for a session that has a deadline (none by default).
-        self.deadline(record).is_some_and(|d| d <= Utc::now())
+        self.deadline(record)
+            .is_some_and(|d| d <= session_core::kit::now())
     }
 
     /// The idle expiry a write at `now` gives `record`, capped by its deadline.

@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use chrono::Utc;
 use session_core::{ErrorKind, Result, SessionKey};
 
 use super::change::Change;
@@ -38,7 +37,9 @@ impl Session {
             Some(handoff) => {
                 state.confirmed = Some(handoff.confirmed);
                 state.base_pending = handoff.pending;
-                Ok(handoff.record.filter(|r| !r.is_expired_at(Utc::now())))
+                Ok(handoff
+                    .record
+                    .filter(|r| !r.is_expired_at(session_core::kit::now())))
             }
             None => {
                 state.confirmed = Some(Instant::now());

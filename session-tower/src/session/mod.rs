@@ -45,7 +45,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -387,7 +386,7 @@ impl State {
         if !matches!(self.view, View::Own(_)) {
             let own = match (&self.view, &self.base) {
                 (View::Base, Some((_, record))) => record.clone(),
-                _ => Record::new(SessionKey::random(), Utc::now()),
+                _ => Record::new(SessionKey::random(), session_core::kit::now()),
             };
             self.view = View::Own(own);
         }

@@ -15,8 +15,6 @@
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-
 use super::batch::{Member, Reply};
 use super::config::SessionConfig;
 use super::held::backoff;
@@ -143,7 +141,7 @@ async fn store_members(
         if verdicts.iter().all(Result::is_err) {
             return Ok((Some(current), verdicts));
         }
-        next.expires_at = config.expiry(&next, Utc::now());
+        next.expires_at = config.expiry(&next, session_core::kit::now());
         match store.save(&next).await {
             Ok(version) => {
                 next.version = version;

@@ -121,7 +121,7 @@ impl Session {
         for change in changes {
             change.apply(&mut record);
         }
-        record.expires_at = self.expiry(&record, Utc::now());
+        record.expires_at = self.expiry(&record, session_core::kit::now());
         record
     }
 
@@ -142,7 +142,7 @@ impl Session {
         let mut next = match view {
             Some(mut view) => {
                 view.version = base.version;
-                view.expires_at = self.expiry(&view, Utc::now());
+                view.expires_at = self.expiry(&view, session_core::kit::now());
                 view
             }
             None => self.replay(base.clone(), changes),
@@ -228,7 +228,7 @@ impl Session {
         store: &dyn SessionStore,
         changes: &[Change],
     ) -> Result<Option<Written>> {
-        let now = Utc::now();
+        let now = session_core::kit::now();
         let mut record = Record::new(SessionToken::generate().key(), now);
         record.deadline = self
             .inner
@@ -272,7 +272,7 @@ impl Session {
     /// The new expiry when `base`, unchanged by this request, is due to be touched: its expiry
     /// would move by at least the touch interval, or every request saves.
     fn touch_due(&self, base: &Record) -> Option<DateTime<Utc>> {
-        let next = self.expiry(base, Utc::now());
+        let next = self.expiry(base, session_core::kit::now());
         let interval = chrono::Duration::from_std(self.inner.config.touch_interval)
             .unwrap_or(chrono::Duration::MAX);
         (next - base.expires_at >= interval || self.inner.config.save_every_request).then_some(next)

@@ -54,7 +54,7 @@ impl SessionStore for RequestJar {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let now = Utc::now();
+        let now = session_core::kit::now();
         Ok(self.lock().get(key).filter(|r| r.expires_at > now).cloned())
     }
 
@@ -62,7 +62,7 @@ impl SessionStore for RequestJar {
         let mut records = self.lock();
         if records
             .get(&record.key)
-            .is_some_and(|r| r.expires_at > Utc::now())
+            .is_some_and(|r| r.expires_at > session_core::kit::now())
         {
             return Err(self.err(Error::already_exists(Operation::Create)));
         }
