@@ -207,10 +207,12 @@ pub fn redacted_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::{Json, SessionKey};
+    use chrono::Duration as Span;
+
     #[test]
     fn now_is_the_instant_chrono_gives() {
-        use chrono::{DateTime, Utc};
-        use std::time::Duration;
         // Across day, month, year and leap-day boundaries, in both directions, so the kept
         // date is both reused and replaced.
         let mut instants = Vec::new();
@@ -244,10 +246,6 @@ mod tests {
         let millis = super::now_millis();
         assert!((before.timestamp_millis()..=Utc::now().timestamp_millis()).contains(&millis));
     }
-
-    use super::*;
-    use crate::{Json, SessionKey};
-    use chrono::Duration as Span;
 
     #[test]
     fn an_encoding_past_the_limit_is_too_large_and_names_the_store() {
