@@ -91,9 +91,14 @@ where
                 session.release().await;
                 return Ok(response);
             }
-            let committed = match session.finish().await {
-                Ok(committed) => committed,
-                Err(err) => return Ok(error_response(&err)),
+            // A session the handler never touched has nothing to commit: answered in place,
+            // without building the commit's future.
+            let committed = match session.finish_untouched() {
+                Some(committed) => committed,
+                None => match session.finish().await {
+                    Ok(committed) => committed,
+                    Err(err) => return Ok(error_response(&err)),
+                },
             };
             let headers = response.headers_mut();
             let (vary, token_header) = match &shared.transport {

@@ -103,8 +103,8 @@ impl Session {
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> T,
     {
-        if let Some(value) = self.get_value(key).await? {
-            return decode(key, value);
+        if let Some(value) = self.read(key, |v| v.map(|v| decode(key, v))).await? {
+            return value;
         }
         let value = make();
         self.insert(key, &value).await?;

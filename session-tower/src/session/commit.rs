@@ -114,6 +114,23 @@ impl Session {
         result
     }
 
+    /// What [`Session::finish`] answers for a session the request never touched, decided in
+    /// place: nothing to commit and no turn to end. `None` when the session was touched, or is
+    /// in use right now, and must be finished.
+    pub(crate) fn finish_untouched(&self) -> Option<Committed> {
+        let state = self.inner.state.try_lock().ok()?;
+        let untouched = !state.loaded
+            && state.load_failure.is_none()
+            && state.turn.is_none()
+            && state.lock.is_none()
+            && state.pending_cookie == CookieAction::Unchanged;
+        untouched.then(|| Committed {
+            cookie: CookieAction::Unchanged,
+            accessed: false,
+            signed_in: false,
+        })
+    }
+
     async fn finish_inner(&self) -> Result<Committed> {
         let mut state = self.inner.state.lock().await;
         if let Some((kind, temporary, message)) = state.load_failure.take()

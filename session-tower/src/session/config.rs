@@ -171,17 +171,21 @@ impl SessionConfig {
 
     /// The idle expiry a write at `now` gives `record`, capped by its deadline.
     pub(crate) fn expiry(&self, record: &Record, now: DateTime<Utc>) -> DateTime<Utc> {
-        let idle = match record.lifetime {
-            Some(Lifetime::Idle(idle)) => idle,
-            _ => self.idle_timeout,
-        };
-        let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX);
+        let idle = chrono::Duration::from_std(self.idle(record)).unwrap_or(chrono::Duration::MAX);
         let idle_expiry = now
             .checked_add_signed(idle)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         match self.deadline(record) {
             Some(deadline) => idle_expiry.min(deadline),
             None => idle_expiry,
+        }
+    }
+
+    /// The idle timeout of `record`'s session: its own lifetime's, or the configured one.
+    pub(crate) fn idle(&self, record: &Record) -> std::time::Duration {
+        match record.lifetime {
+            Some(Lifetime::Idle(idle)) => idle,
+            _ => self.idle_timeout,
         }
     }
 

@@ -12,10 +12,8 @@ use session_core::{Error, ErrorKind, Operation, Result};
 impl Session {
     /// The value under `key` decoded as `T`, or `None`.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.get_value(key).await? {
-            None => Ok(None),
-            Some(value) => decode(key, value).map(Some),
-        }
+        self.read(key, |value| value.map(|v| decode(key, v)).transpose())
+            .await?
     }
 
     /// The value under `key` decoded as `T`, or `default` when absent.
@@ -25,20 +23,31 @@ impl Session {
 
     /// The raw value under `key`.
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>> {
+        self.read(key, |value| value.cloned()).await
+    }
+
+    /// Reads the value under `key` in place with `with`, noting the read for the commit's
+    /// conflict check: a verb that only looks at a value does not copy it.
+    pub(super) async fn read<R>(
+        &self,
+        key: &str,
+        with: impl FnOnce(Option<&Value>) -> R,
+    ) -> Result<R> {
         let mut state = self.loaded().await?;
         state.note_read(key);
-        Ok(state.view().and_then(|r| r.data.get(key).cloned()))
+        Ok(with(state.view().and_then(|r| r.data.get(key))))
     }
 
     /// Whether `key` holds a value other than null (Laravel's `has`). See also
     /// [`Session::exists`], true for null too.
     pub async fn has(&self, key: &str) -> Result<bool> {
-        Ok(self.get_value(key).await?.is_some_and(|v| !v.is_null()))
+        self.read(key, |value| value.is_some_and(|v| !v.is_null()))
+            .await
     }
 
     /// Whether `key` is present at all, even holding null (Laravel's `exists`).
     pub async fn exists(&self, key: &str) -> Result<bool> {
-        Ok(self.get_value(key).await?.is_some())
+        self.read(key, |value| value.is_some()).await
     }
 
     /// All data (flash messages excluded).
@@ -67,7 +76,7 @@ impl Session {
     pub async fn pull<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         match self.remove(key).await? {
             None => Ok(None),
-            Some(value) => decode(key, value).map(Some),
+            Some(value) => decode(key, &value).map(Some),
         }
     }
 

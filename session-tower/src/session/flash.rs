@@ -71,7 +71,7 @@ impl Session {
         let state = self.loaded().await?;
         match state.flash_now.get(key).or_else(|| state.flash_in.get(key)) {
             None => Ok(None),
-            Some(value) => decode(key, value.clone()).map(Some),
+            Some(value) => decode(key, value).map(Some),
         }
     }
 
@@ -82,7 +82,7 @@ impl Session {
         let incoming = state.flash_in.remove(key);
         match now.or(incoming) {
             None => Ok(None),
-            Some(value) => decode(key, value).map(Some),
+            Some(value) => decode(key, &value).map(Some),
         }
     }
 

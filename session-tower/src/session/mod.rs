@@ -292,7 +292,7 @@ impl Session {
     ///
     /// A CSRF token the session holds is replaced too ([`Session::csrf_token`]).
     pub async fn regenerate(&self) -> Result<()> {
-        let rotate = self.get_value(CSRF_KEY).await?.is_some();
+        let rotate = self.exists(CSRF_KEY).await?;
         if rotate {
             self.regenerate_csrf_token().await?;
         }
@@ -406,8 +406,9 @@ impl State {
     }
 }
 
-fn decode<T: DeserializeOwned>(key: &str, value: Value) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| {
+/// `value` decoded as `T`, read in place (the value is not copied first).
+fn decode<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T> {
+    T::deserialize(value).map_err(|e| {
         Error::new(ErrorKind::Decode, Operation::Decode)
             .with_context(format!("session value {key:?} has another type"))
             .with_source(e)
@@ -443,5 +444,47 @@ mod tests {
             let bound = if verb == "finish" { 1024 } else { 512 };
             assert!(size <= bound, "the future of {verb} is {size} bytes");
         }
+    }
+
+    /// The layer answers an untouched session without running `finish`: that answer must be
+    /// the one `finish` gives, and must never be given for a session that was touched, whose
+    /// load failed, or that holds its turn.
+    #[tokio::test]
+    async fn finish_untouched_answers_as_finish_would_and_only_when_untouched() {
+        let store: Arc<dyn SessionStore> = Arc::new(session_core::MemoryStore::new());
+        let config = Arc::new(
+            SessionConfig::default().with_wait_timeout(std::time::Duration::from_millis(20)),
+        );
+        let queue = SessionQueue::new();
+        let first = Session::queued(store.clone(), config.clone(), &queue, None);
+        first.insert("n", 1).await.unwrap();
+        let committed = first.finish().await.unwrap();
+        let token = committed.cookie.token().unwrap().as_str().to_owned();
+        let open = || Session::queued(store.clone(), config.clone(), &queue, Some(&token));
+
+        // Untouched, with or without a cookie: the same answer as `finish`.
+        for session in [open(), Session::queued(store.clone(), config.clone(), &queue, None)] {
+            let quick = session.finish_untouched().expect("an untouched session");
+            assert_eq!(quick, session.finish().await.unwrap());
+        }
+
+        // Touched: read only, and written.
+        let reader = open();
+        assert_eq!(reader.get::<i64>("n").await.unwrap(), Some(1));
+        assert!(reader.finish_untouched().is_none());
+        // Holding its turn, another request of the session cannot load in time; its failed
+        // load must still fail its response.
+        let waiter = open();
+        let err = waiter.get::<i64>("n").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Busy);
+        assert!(waiter.finish_untouched().is_none());
+        assert!(waiter.finish().await.is_err());
+        reader.finish().await.unwrap();
+
+        let writer = open();
+        writer.insert("n", 2).await.unwrap();
+        assert!(writer.finish_untouched().is_none());
+        writer.finish().await.unwrap();
+        assert_eq!(open().get::<i64>("n").await.unwrap(), Some(2));
     }
 }

@@ -272,10 +272,25 @@ impl Session {
     /// The new expiry when `base`, unchanged by this request, is due to be touched: its expiry
     /// would move by at least the touch interval, or every request saves.
     fn touch_due(&self, base: &Record) -> Option<DateTime<Utc>> {
+        let config = &self.inner.config;
+        if !config.save_every_request {
+            // A write now gives at most `now + idle`; when even that moves the stored expiry by
+            // less than the interval (with two milliseconds spared, as the clock and the
+            // timeout are rounded down), no touch is due. Most requests end here, in integer
+            // milliseconds, without the calendar arithmetic below.
+            let millis =
+                |d: std::time::Duration| i128::try_from(d.as_millis()).unwrap_or(i128::MAX);
+            let latest =
+                i128::from(session_core::kit::now_millis()) + millis(config.idle(base)) + 2;
+            let moved = latest - i128::from(base.expires_at.timestamp_millis());
+            if moved < millis(config.touch_interval) {
+                return None;
+            }
+        }
         let next = self.expiry(base, session_core::kit::now());
-        let interval = chrono::Duration::from_std(self.inner.config.touch_interval)
-            .unwrap_or(chrono::Duration::MAX);
-        (next - base.expires_at >= interval || self.inner.config.save_every_request).then_some(next)
+        let interval =
+            chrono::Duration::from_std(config.touch_interval).unwrap_or(chrono::Duration::MAX);
+        (next - base.expires_at >= interval || config.save_every_request).then_some(next)
     }
 
     /// Moves the idle expiry of `base`, unchanged by this request, to `next` in the store.
@@ -294,5 +309,60 @@ impl Session {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Written::Gone),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::TimeDelta;
+    use session_core::{Lifetime, MemoryStore, Record, SessionKey, SessionStore};
+
+    use crate::session::{Session, SessionConfig};
+
+    /// A touch is due exactly when the expiry a write now gives moves the stored one by the
+    /// touch interval or more; the quick answer in milliseconds must agree near the edge, for
+    /// the configured idle timeout and a session's own.
+    #[test]
+    fn a_touch_is_due_once_the_expiry_would_move_by_the_interval() {
+        let idle = Duration::from_secs(30 * 60);
+        let interval = Duration::from_secs(60);
+        let config = SessionConfig::default()
+            .with_idle_timeout(idle)
+            .with_touch_interval(interval);
+        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+        let session = Session::new(store.clone(), Arc::new(config.clone()), None);
+        let span = |d: Duration| TimeDelta::from_std(d).unwrap();
+        for own in [None, Some(Duration::from_secs(7 * 24 * 3600))] {
+            let idle = own.unwrap_or(idle);
+            let record = |moved_by: TimeDelta| {
+                let now = session_core::kit::now();
+                let mut record = Record::new(SessionKey::random(), now + span(idle) - moved_by);
+                record.lifetime = own.map(Lifetime::Idle);
+                record
+            };
+            // Well short of the interval, just short of it (by more than the clock moves
+            // between here and the decision), and past it.
+            for (moved_by, due) in [
+                (TimeDelta::zero(), false),
+                (span(interval) - TimeDelta::milliseconds(500), false),
+                (span(interval) + TimeDelta::milliseconds(1), true),
+                (span(interval) * 3, true),
+            ] {
+                let base = record(moved_by);
+                let next = session.touch_due(&base);
+                assert_eq!(next.is_some(), due, "own {own:?}, moved by {moved_by}");
+                if let Some(next) = next {
+                    assert!(next - base.expires_at >= span(interval));
+                }
+            }
+        }
+        // Saving every request touches whatever moved.
+        let every = Session::new(store, Arc::new(config.with_save_every_request(true)), None);
+        let now = session_core::kit::now();
+        let base = Record::new(SessionKey::random(), now + span(idle));
+        assert!(every.touch_due(&base).is_some());
     }
 }
