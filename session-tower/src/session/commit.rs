@@ -91,8 +91,11 @@ impl Session {
     pub async fn commit(&self) -> Result<()> {
         let mut state = self.inner.state.lock().await;
         let action = self.commit_locked(&mut state).await?;
-        let pending = std::mem::take(&mut state.pending_cookie);
-        state.pending_cookie = pending.then(action);
+        let pending = state.take_pending_cookie();
+        state.pending_cookie = match pending.then(action) {
+            CookieAction::Unchanged => None,
+            action => Some(Box::new(action)),
+        };
         Ok(())
     }
 
@@ -123,7 +126,7 @@ impl Session {
             && state.load_failure.is_none()
             && state.turn.is_none()
             && state.lock.is_none()
-            && state.pending_cookie == CookieAction::Unchanged;
+            && state.pending_cookie.is_none();
         untouched.then(|| Committed {
             cookie: CookieAction::Unchanged,
             accessed: false,
@@ -133,9 +136,10 @@ impl Session {
 
     async fn finish_inner(&self) -> Result<Committed> {
         let mut state = self.inner.state.lock().await;
-        if let Some((kind, temporary, message)) = state.load_failure.take()
+        if let Some(failure) = state.load_failure.take()
             && !state.loaded
         {
+            let (kind, temporary, message) = *failure;
             self.end_turn(&mut state, |_| None).await;
             let err = Error::new(kind, Operation::Load)
                 .with_context(format!("the session could not be loaded: {message}"));
@@ -144,7 +148,7 @@ impl Session {
         let accessed = state.loaded && !self.is_detached();
         if let Some(action) = self.commit_in_batch(&mut state).await {
             let action = action?;
-            let pending = std::mem::take(&mut state.pending_cookie);
+            let pending = state.take_pending_cookie();
             return Ok(Committed {
                 cookie: pending.then(action),
                 accessed,
@@ -159,7 +163,7 @@ impl Session {
             }
         };
         self.end_turn(&mut state, |state| self.handoff(state)).await;
-        let pending = std::mem::take(&mut state.pending_cookie);
+        let pending = state.take_pending_cookie();
         Ok(Committed {
             cookie: pending.then(action),
             accessed,
@@ -369,6 +373,13 @@ fn stale_base(store: &dyn SessionStore) -> Error {
 }
 
 impl State {
+    /// What an explicit commit decided about the cookie, taken.
+    fn take_pending_cookie(&mut self) -> CookieAction {
+        self.pending_cookie
+            .take()
+            .map_or(CookieAction::Unchanged, |action| *action)
+    }
+
     /// Whether the session as it stands has an owner.
     fn signed_in(&self) -> bool {
         let record = self.view().or(self.base.as_ref().map(|(_, r)| r));

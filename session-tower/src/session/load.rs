@@ -17,19 +17,21 @@ impl Session {
             state.loaded = true;
             return Ok(());
         };
-        let token = match &state.presented {
-            Presented::Token(token) => token.clone(),
+        // Only the key is held across the waits below (the token is taken again at the end):
+        // this future is moved whole into its box, so what it holds is copied on every load.
+        let key = match &state.presented {
+            Presented::Token(token) => token.key(),
             Presented::Nothing | Presented::Rejected => {
                 state.loaded = true;
                 state.stale_cookie = matches!(state.presented, Presented::Rejected);
                 return Ok(());
             }
         };
-        let key = token.key();
         let handoff = match self.wait_for_turn(state, &key).await {
             Ok(handoff) => handoff,
             Err(err) => {
-                state.load_failure = Some((err.kind(), err.is_temporary(), err.to_string()));
+                state.load_failure =
+                    Some(Box::new((err.kind(), err.is_temporary(), err.to_string())));
                 return Err(err);
             }
         };
@@ -72,15 +74,21 @@ impl Session {
                 return Ok(());
             }
             Err(err) => {
-                state.load_failure = Some((err.kind(), err.is_temporary(), err.to_string()));
+                state.load_failure =
+                    Some(Box::new((err.kind(), err.is_temporary(), err.to_string())));
                 return Err(err);
             }
         };
         state.loaded = true;
-        match loaded {
-            Some(record) if !self.past_deadline(&record) => {
+        // The key was made from the presented token, which nothing above replaced.
+        let token = match &state.presented {
+            Presented::Token(token) => Some(token),
+            Presented::Nothing | Presented::Rejected => None,
+        };
+        match loaded.zip(token) {
+            Some((record, token)) if !self.past_deadline(&record) => {
                 let flash_in = record.flash.clone();
-                state.base = Some((token, record));
+                state.base = Some((token.clone(), record));
                 state.view = View::Base;
                 if !flash_in.is_empty() {
                     let age = Change::AgeFlash(flash_in.clone());
@@ -120,7 +128,7 @@ impl Session {
                 state.lock = Some(
                     Box::pin(held::acquire(&**held, key, config.lock_lease, wait))
                         .await
-                        .map(|lease| HeldLock::new(held.clone(), key.clone(), lease))?,
+                        .map(|lease| Box::new(HeldLock::new(held.clone(), key.clone(), lease)))?,
                 );
                 None
             }

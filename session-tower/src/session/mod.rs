@@ -177,15 +177,16 @@ struct State {
     /// Flash messages for this request only.
     flash_now: Data,
     regenerate: bool,
-    /// The key of an invalidated session, deleted at commit.
-    delete_on_commit: Option<SessionKey>,
+    /// The key of an invalidated session, deleted at commit. This and the other rarely set
+    /// parts below are boxed: the state is made for every request, and moved as it is made.
+    delete_on_commit: Option<Box<SessionKey>>,
     /// The presented cookie named no live session; tell the browser to drop it.
     stale_cookie: bool,
     /// What an explicit `commit` already decided about the cookie.
-    pending_cookie: CookieAction,
+    pending_cookie: Option<Box<CookieAction>>,
     /// A load that failed in this request (kind, temporary, message): the request cannot be
     /// answered as if the session worked, even when the handler ignored the error.
-    load_failure: Option<(ErrorKind, bool, String)>,
+    load_failure: Option<Box<(ErrorKind, bool, String)>>,
     /// What the handler read from the loaded record, so a conflict can tell whether its
     /// changes still follow from what it saw.
     reads: Reads,
@@ -196,7 +197,7 @@ struct State {
     /// `Some(epoch)` when `base` came from a request whose changes are still being saved.
     base_pending: Option<u64>,
     /// The distributed lock held for this request, if the queue takes one.
-    lock: Option<HeldLock>,
+    lock: Option<Box<HeldLock>>,
 }
 
 impl Session {
@@ -308,7 +309,7 @@ impl Session {
     pub async fn invalidate(&self) -> Result<()> {
         let mut state = self.loaded().await?;
         if let Some((token, _)) = state.base.take() {
-            state.delete_on_commit = Some(token.key());
+            state.delete_on_commit = Some(Box::new(token.key()));
         }
         state.view = View::Gone;
         state.changes.clear();
@@ -463,7 +464,10 @@ mod tests {
         let open = || Session::queued(store.clone(), config.clone(), &queue, Some(&token));
 
         // Untouched, with or without a cookie: the same answer as `finish`.
-        for session in [open(), Session::queued(store.clone(), config.clone(), &queue, None)] {
+        for session in [
+            open(),
+            Session::queued(store.clone(), config.clone(), &queue, None),
+        ] {
             let quick = session.finish_untouched().expect("an untouched session");
             assert_eq!(quick, session.finish().await.unwrap());
         }
