@@ -224,7 +224,7 @@ impl Session {
         {
             return None;
         }
-        let token = state.base.as_ref()?.0.clone();
+        state.base.as_ref()?;
         let turn = state.turn.take()?;
         let writes = !state.changes.is_empty();
         let alone = !turn.others_here();
@@ -251,6 +251,13 @@ impl Session {
                 state.turn = Some(turn);
                 return None;
             }
+            // Taken only here, as most commits return above without it; `base` was checked
+            // at the start, so the `else` is never taken.
+            let Some(token) = state.base.as_ref().map(|(token, _)| token.clone()) else {
+                drop(saves);
+                state.turn = Some(turn);
+                return None;
+            };
             if leader {
                 let base = state.base.take().map(|(_, r)| Arc::new(r));
                 if state.base_pending.is_none() || saves.current.is_none() {
@@ -264,9 +271,9 @@ impl Session {
                 reads: std::mem::take(&mut state.reads),
                 reply,
             });
-            (leader, saves.epoch, receiver)
+            (leader, saves.epoch, receiver, token)
         };
-        let (leader, epoch, receiver) = leader;
+        let (leader, epoch, receiver, token) = leader;
         // The next request starts from this one's result, as it will be stored.
         let handoff = state.take_view().map(|view| Handoff {
             record: Some(view),
