@@ -88,14 +88,16 @@ where
             // On an error the session is dropped with this future, which ends its turn.
             let mut response = inner.call(request).await?;
             if !shared.commit_on.allows(response.status()) {
-                session.release().await;
+                Box::pin(session.release()).await;
                 return Ok(response);
             }
             // A session the handler never touched has nothing to commit: answered in place,
             // without building the commit's future.
             let committed = match session.finish_untouched() {
                 Some(committed) => committed,
-                None => match session.finish().await {
+                // Boxed: inline, the commit's future would make this one, made and boxed for
+                // every request, larger than the allocator's per-thread cache serves.
+                None => match Box::pin(session.finish()).await {
                     Ok(committed) => committed,
                     Err(err) => return Ok(error_response(&err)),
                 },
@@ -106,13 +108,15 @@ where
                 TokenTransport::Header(name) => (HeaderValue::from(name.clone()), Some(name)),
                 TokenTransport::Bearer(name) => (HeaderValue::from(AUTHORIZATION), Some(name)),
             };
-            let outgoing = match shared
-                .storage
-                .outgoing(shared.cookie.name(), &started, committed.cookie)
-                .await
-            {
-                Ok(outgoing) => outgoing,
-                Err(err) => return Ok(error_response(&err)),
+            let outgoing = match shared.storage.outgoing(&started, committed.cookie) {
+                Some(outgoing) => outgoing,
+                // Boxed, as the commit is: only client-side storage seals.
+                None => {
+                    match Box::pin(shared.storage.sealed(shared.cookie.name(), &started)).await {
+                        Ok(outgoing) => outgoing,
+                        Err(err) => return Ok(error_response(&err)),
+                    }
+                }
             };
             let value = match (&outgoing, token_header) {
                 (Outgoing::Nothing, _) => None,
@@ -166,4 +170,29 @@ pub(crate) fn error_response<B: From<&'static str>>(err: &Error) -> Response<B> 
             .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use session_core::MemoryStore;
+    use tower::{Layer, Service};
+
+    use crate::SessionLayer;
+
+    /// The future the layer makes for each request is boxed, and stays under a kilobyte around
+    /// a plain router, so the allocator serves it from its per-thread cache: it was 1,656 bytes
+    /// while the commit and the sealing were inline in it, and every request took the
+    /// allocator's slower path.
+    #[tokio::test]
+    async fn the_per_request_future_stays_under_a_kilobyte() {
+        let layer = SessionLayer::new(MemoryStore::new()).expect("a layer");
+        let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let mut service = layer.layer(router);
+        let request = http::Request::get("/")
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        let future = service.call(request);
+        let size = std::mem::size_of_val(&*future);
+        assert!(size <= 1024, "the layer's future is {size} bytes");
+    }
 }

@@ -111,38 +111,40 @@ impl Storage {
         }
     }
 
-    /// What the response must carry for what the commit decided: the token, or for client-side
-    /// storage the sealed session; a removal; or nothing.
-    pub(crate) async fn outgoing(
+    /// What the response must carry for what the commit decided: the token, a removal, or
+    /// nothing, decided in place. `None` when client-side storage must seal the session first
+    /// ([`Storage::sealed`]).
+    pub(crate) fn outgoing(&self, started: &Started, action: CookieAction) -> Option<Outgoing> {
+        match (self, action) {
+            (
+                Storage::Server(_),
+                CookieAction::Set {
+                    token,
+                    expires_at,
+                    lifetime,
+                },
+            ) => Some(Outgoing::Set {
+                value: token.as_str().to_owned(),
+                expires_at,
+                lifetime,
+            }),
+            (Storage::Client(_), CookieAction::Set { .. }) => None,
+            (Storage::Client(_), CookieAction::Unchanged) if started.reseal => None,
+            (_, CookieAction::Remove) => Some(Outgoing::Remove),
+            (_, _) => Some(Outgoing::Nothing),
+        }
+    }
+
+    /// For client-side storage, the cookie that carries the session as it was committed,
+    /// sealed; nothing when the session holds nothing (or the storage is server-side).
+    pub(crate) async fn sealed(
         &self,
         cookie_name: &str,
         started: &Started,
-        action: CookieAction,
     ) -> Result<Outgoing, Error> {
-        let storage = match self {
-            Storage::Server(_) => {
-                return Ok(match action {
-                    CookieAction::Set {
-                        token,
-                        expires_at,
-                        lifetime,
-                    } => Outgoing::Set {
-                        value: token.as_str().to_owned(),
-                        expires_at,
-                        lifetime,
-                    },
-                    CookieAction::Remove => Outgoing::Remove,
-                    _ => Outgoing::Nothing,
-                });
-            }
-            Storage::Client(storage) => storage,
+        let Storage::Client(storage) = self else {
+            return Ok(Outgoing::Nothing);
         };
-        match action {
-            CookieAction::Set { .. } => {}
-            CookieAction::Unchanged if started.reseal => {}
-            CookieAction::Remove => return Ok(Outgoing::Remove),
-            _ => return Ok(Outgoing::Nothing),
-        }
         let Some((token, record)) = started.session.stored().await else {
             return Ok(Outgoing::Nothing);
         };
