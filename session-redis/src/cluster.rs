@@ -16,10 +16,19 @@ const SLOTS: u16 = 16384;
 
 impl RedisStore {
     /// With [`RedisConfig::with_replica_acks`](crate::RedisConfig::with_replica_acks), waits
-    /// until the write just made to `redis_key` reached the replicas it must; without, returns
-    /// at once.
-    pub(crate) async fn acknowledged(&self, redis_key: &str, op: Operation) -> Result<()> {
-        let result = self.wait_for_replicas(redis_key, op).await;
+    /// until the write just made to the key `redis_key` names reached the replicas it must;
+    /// without, returns at once (and the key's name is never made).
+    pub(crate) async fn acknowledged(
+        &self,
+        redis_key: impl FnOnce() -> String,
+        op: Operation,
+    ) -> Result<()> {
+        if self.config().acks.is_none() {
+            return Ok(());
+        }
+        // Boxed: only stores that wait for replicas get here, and inline this wait would
+        // enlarge the future of every write, which is boxed on every call.
+        let result = Box::pin(self.wait_for_replicas(&redis_key(), op)).await;
         if let Err(e) = &result
             && e.is_temporary()
         {
@@ -103,7 +112,7 @@ impl RedisStore {
                     .invoke_async(&mut conn),
             )
             .await?;
-        self.acknowledged(&self.owner_key(owner), op).await?;
+        self.acknowledged(|| self.owner_key(owner), op).await?;
         Ok(kept)
     }
 
@@ -319,7 +328,7 @@ impl RedisStore {
                     )
                     .await?;
                 if outcome >= 0 {
-                    self.acknowledged(&self.session_key(&key), OP).await?;
+                    self.acknowledged(|| self.session_key(&key), OP).await?;
                 }
                 if outcome == 1 {
                     deleted += 1;

@@ -258,7 +258,11 @@ impl RedisStore {
         if op == Operation::Save {
             invocation.arg(kit::next_version(NAME, op, record.version)?);
         }
-        self.run(op, invocation.invoke_async(&mut conn)).await
+        // A script's call is boxed (here and in the other script calls): it carries the
+        // fallback that loads the script, and inline it would more than double the future of
+        // every write, itself boxed on every call.
+        self.run(op, Box::pin(invocation.invoke_async(&mut conn)))
+            .await
     }
 
     /// Runs an owner-index script (`LIST_BY_OWNER` or `DELETE_BY_OWNER`) for `owner`.
@@ -337,14 +341,14 @@ impl SessionStore for RedisStore {
 
     async fn create(&self, record: &Record) -> Result<()> {
         let created = if self.is_cluster() {
-            self.cluster_create(record).await?
+            Box::pin(self.cluster_create(record)).await?
         } else {
             self.write(&scripts::CREATE, record, Operation::Create)
                 .await?
                 == 1
         };
         if created {
-            self.acknowledged(&self.session_key(&record.key), Operation::Create)
+            self.acknowledged(|| self.session_key(&record.key), Operation::Create)
                 .await
         } else {
             Err(Error::already_exists(Operation::Create).with_store(NAME))
@@ -353,7 +357,7 @@ impl SessionStore for RedisStore {
 
     async fn save(&self, record: &Record) -> Result<u64> {
         let outcome = if self.is_cluster() {
-            self.cluster_save(record).await?
+            Box::pin(self.cluster_save(record)).await?
         } else {
             self.write(&scripts::SAVE, record, Operation::Save).await?
         };
@@ -371,7 +375,7 @@ impl SessionStore for RedisStore {
                         .with_store(NAME)
                         .with_context(format!("the save script answered {version}"))
                 })?;
-                self.acknowledged(&self.session_key(&record.key), Operation::Save)
+                self.acknowledged(|| self.session_key(&record.key), Operation::Save)
                     .await?;
                 Ok(version)
             }
@@ -380,8 +384,8 @@ impl SessionStore for RedisStore {
 
     async fn touch(&self, key: &SessionKey, expires_at: DateTime<Utc>) -> Result<()> {
         if self.is_cluster() {
-            return if self.cluster_touch(key, millis(expires_at)).await? {
-                self.acknowledged(&self.session_key(key), Operation::Touch)
+            return if Box::pin(self.cluster_touch(key, millis(expires_at))).await? {
+                self.acknowledged(|| self.session_key(key), Operation::Touch)
                     .await
             } else {
                 Err(Error::not_found(Operation::Touch).with_store(NAME))
@@ -391,17 +395,19 @@ impl SessionStore for RedisStore {
         let touched: i64 = self
             .run(
                 Operation::Touch,
-                scripts::TOUCH
-                    .key(self.session_key(key))
-                    .arg(millis(expires_at))
-                    .arg(now_millis())
-                    .arg(self.owner_prefix())
-                    .arg(key.as_str())
-                    .invoke_async(&mut conn),
+                Box::pin(
+                    scripts::TOUCH
+                        .key(self.session_key(key))
+                        .arg(millis(expires_at))
+                        .arg(now_millis())
+                        .arg(self.owner_prefix())
+                        .arg(key.as_str())
+                        .invoke_async(&mut conn),
+                ),
             )
             .await?;
         if touched == 1 {
-            self.acknowledged(&self.session_key(key), Operation::Touch)
+            self.acknowledged(|| self.session_key(key), Operation::Touch)
                 .await
         } else {
             Err(Error::not_found(Operation::Touch).with_store(NAME))
@@ -410,23 +416,25 @@ impl SessionStore for RedisStore {
 
     async fn delete(&self, key: &SessionKey) -> Result<()> {
         if self.is_cluster() {
-            self.cluster_delete(key).await?;
+            Box::pin(self.cluster_delete(key)).await?;
             return self
-                .acknowledged(&self.session_key(key), Operation::Delete)
+                .acknowledged(|| self.session_key(key), Operation::Delete)
                 .await;
         }
         let mut conn = self.conn();
         let _: i64 = self
             .run(
                 Operation::Delete,
-                scripts::DELETE
-                    .key(self.session_key(key))
-                    .arg(self.owner_prefix())
-                    .arg(key.as_str())
-                    .invoke_async(&mut conn),
+                Box::pin(
+                    scripts::DELETE
+                        .key(self.session_key(key))
+                        .arg(self.owner_prefix())
+                        .arg(key.as_str())
+                        .invoke_async(&mut conn),
+                ),
             )
             .await?;
-        self.acknowledged(&self.session_key(key), Operation::Delete)
+        self.acknowledged(|| self.session_key(key), Operation::Delete)
             .await
     }
 
@@ -440,7 +448,7 @@ impl SessionStore for RedisStore {
 
     async fn list_by_owner(&self, owner: &str) -> Result<Vec<SessionKey>> {
         if self.is_cluster() {
-            return self.cluster_list_by_owner(owner).await;
+            return Box::pin(self.cluster_list_by_owner(owner)).await;
         }
         let members: Vec<String> = self
             .owner_script(&scripts::LIST_BY_OWNER, owner, Operation::ListByOwner)
@@ -462,12 +470,12 @@ impl SessionStore for RedisStore {
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
         if self.is_cluster() {
-            return self.cluster_delete_by_owner(owner).await;
+            return Box::pin(self.cluster_delete_by_owner(owner)).await;
         }
         let deleted: u64 = self
             .owner_script(&scripts::DELETE_BY_OWNER, owner, Operation::DeleteByOwner)
             .await?;
-        self.acknowledged(&self.owner_key(owner), Operation::DeleteByOwner)
+        self.acknowledged(|| self.owner_key(owner), Operation::DeleteByOwner)
             .await?;
         Ok(deleted)
     }
@@ -477,7 +485,7 @@ impl SessionStore for RedisStore {
     /// pages, the cursor naming the scan position and the last key taken from it.
     async fn walk(&self, from: Option<&WalkCursor>, limit: usize) -> Result<WalkPage> {
         if self.is_cluster() {
-            return self.cluster_walk(from, limit).await;
+            return Box::pin(self.cluster_walk(from, limit)).await;
         }
         const OP: Operation = Operation::Walk;
         let limit = limit.max(1);
