@@ -245,7 +245,6 @@ impl RedisStore {
     /// `SAVE` also takes the version it writes (the loaded one plus one).
     async fn write(&self, script: &redis::Script, record: &Record, op: Operation) -> Result<i64> {
         let data = self.encode(record, op)?;
-        let mut conn = self.conn();
         let mut invocation = script.key(self.session_key(&record.key));
         invocation
             .arg(record.version)
@@ -258,9 +257,18 @@ impl RedisStore {
         if op == Operation::Save {
             invocation.arg(kit::next_version(NAME, op, record.version)?);
         }
-        // A script's call is boxed (here and in the other script calls): it carries the
-        // fallback that loads the script, and inline it would more than double the future of
-        // every write, itself boxed on every call.
+        self.invoke(op, &invocation).await
+    }
+
+    /// Runs a script's `invocation` on the store's connection, within the time limit. The call
+    /// is boxed: it carries the fallback that loads the script, and inline it would more than
+    /// double the future of every write, itself boxed on every call.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        op: Operation,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T> {
+        let mut conn = self.conn();
         self.run(op, Box::pin(invocation.invoke_async(&mut conn)))
             .await
     }
@@ -272,15 +280,13 @@ impl RedisStore {
         owner: &str,
         op: Operation,
     ) -> Result<T> {
-        let mut conn = self.conn();
-        self.run(
+        self.invoke(
             op,
             script
                 .key(format!("{}{owner}", self.owner_prefix()))
                 .arg(self.session_prefix())
                 .arg(owner)
-                .arg(now_millis())
-                .invoke_async(&mut conn),
+                .arg(now_millis()),
         )
         .await
     }
@@ -391,19 +397,15 @@ impl SessionStore for RedisStore {
                 Err(Error::not_found(Operation::Touch).with_store(NAME))
             };
         }
-        let mut conn = self.conn();
         let touched: i64 = self
-            .run(
+            .invoke(
                 Operation::Touch,
-                Box::pin(
-                    scripts::TOUCH
-                        .key(self.session_key(key))
-                        .arg(millis(expires_at))
-                        .arg(now_millis())
-                        .arg(self.owner_prefix())
-                        .arg(key.as_str())
-                        .invoke_async(&mut conn),
-                ),
+                scripts::TOUCH
+                    .key(self.session_key(key))
+                    .arg(millis(expires_at))
+                    .arg(now_millis())
+                    .arg(self.owner_prefix())
+                    .arg(key.as_str()),
             )
             .await?;
         if touched == 1 {
@@ -421,17 +423,13 @@ impl SessionStore for RedisStore {
                 .acknowledged(|| self.session_key(key), Operation::Delete)
                 .await;
         }
-        let mut conn = self.conn();
         let _: i64 = self
-            .run(
+            .invoke(
                 Operation::Delete,
-                Box::pin(
-                    scripts::DELETE
-                        .key(self.session_key(key))
-                        .arg(self.owner_prefix())
-                        .arg(key.as_str())
-                        .invoke_async(&mut conn),
-                ),
+                scripts::DELETE
+                    .key(self.session_key(key))
+                    .arg(self.owner_prefix())
+                    .arg(key.as_str()),
             )
             .await?;
         self.acknowledged(|| self.session_key(key), Operation::Delete)
