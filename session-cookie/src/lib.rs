@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod nonce;
 mod store;
 mod xchacha;
 

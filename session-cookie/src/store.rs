@@ -34,7 +34,8 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// the session's token (43 bytes) followed by the encoded record (its idle expiry and absolute
 /// deadline included), and the cookie's name is
 /// bound in as associated data, so a value cannot be moved to another cookie. The nonce is 192
-/// random bits per seal, so one key can seal any number of cookies.
+/// bits, never the same twice: 128 random bits drawn once per thread and process, then the
+/// thread's seal count, so one key can seal any number of cookies.
 ///
 /// Keys rotate: the first key seals, every key opens, and a cookie opened with an older key is
 /// sealed again with the first on its way out. Remove a key once every cookie it sealed has
@@ -98,25 +99,27 @@ impl CookieStore {
         self
     }
 
-    /// Seals `token` and the encoded record into a cookie value.
-    fn seal_bytes(
+    /// Seals `token` and `record`, encoded in place after it, into a cookie value.
+    fn seal_record(
         &self,
         cookie_name: &str,
         token: &SessionToken,
-        encoded: &[u8],
+        record: &Record,
     ) -> Result<String> {
-        let mut nonce = [0u8; NONCE];
-        getrandom::fill(&mut nonce).map_err(|e| {
+        let nonce = crate::nonce::next().map_err(|e| {
             Error::new(ErrorKind::Backend, Operation::Encode)
                 .with_store(NAME)
                 .with_context(format!("no random nonce: {e}"))
         })?;
-        // One buffer from the format byte to the tag, sealed in place.
-        let mut bytes = Vec::with_capacity(HEAD + TOKEN_LEN + encoded.len() + TAG);
+        // One buffer from the format byte to the tag, sealed in place; room for the record of
+        // a typical session, grown once for a larger one.
+        let mut bytes = Vec::with_capacity(HEAD + TOKEN_LEN + 1536 + TAG);
         bytes.push(FORMAT);
         bytes.extend_from_slice(&nonce);
         bytes.extend_from_slice(token.as_str().as_bytes());
-        bytes.extend_from_slice(encoded);
+        self.codec
+            .encode_into(record, &mut bytes)
+            .map_err(|e| e.with_store(NAME).with_operation(Operation::Save))?;
         self.ciphers[0]
             .seal_in_place(&nonce, cookie_name.as_bytes(), &mut bytes, HEAD)
             .map_err(|_| {
@@ -222,11 +225,7 @@ impl ClientSideStore for CookieStore {
     }
 
     fn seal(&self, cookie_name: &str, token: &SessionToken, record: &Record) -> Result<String> {
-        let encoded = self
-            .codec
-            .encode(record)
-            .map_err(|e| e.with_store(NAME).with_operation(Operation::Save))?;
-        let value = self.seal_bytes(cookie_name, token, &encoded)?;
+        let value = self.seal_record(cookie_name, token, record)?;
         let size = cookie_name.len() + 1 + value.len();
         if size > MAX_COOKIE_BYTES {
             return Err(Error::new(ErrorKind::TooLarge, Operation::Save)

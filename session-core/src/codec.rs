@@ -67,6 +67,16 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
     /// Encodes `record`, header included.
     fn encode(&self, record: &Record) -> Result<Vec<u8>>;
 
+    /// Encodes `record`, header included, at the end of `out`: a caller that wraps the encoding
+    /// (a sealed cookie) writes it in place instead of copying it. On an error
+    /// `out` may hold part of an encoding after its earlier bytes.
+    ///
+    /// The default appends what [`Codec::encode`] returns; this crate's codecs write in place.
+    fn encode_into(&self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        out.extend_from_slice(&self.encode(record)?);
+        Ok(())
+    }
+
     /// Decodes bytes written by this codec or by any other format this crate knows.
     fn decode(&self, bytes: &[u8]) -> Result<Record>;
 
@@ -84,6 +94,9 @@ impl<C: Codec + ?Sized> Codec for Arc<C> {
     }
     fn encode(&self, record: &Record) -> Result<Vec<u8>> {
         (**self).encode(record)
+    }
+    fn encode_into(&self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        (**self).encode_into(record, out)
     }
     fn decode(&self, bytes: &[u8]) -> Result<Record> {
         (**self).decode(bytes)
@@ -111,12 +124,16 @@ impl Codec for MessagePack {
     }
 
     fn encode(&self, record: &Record) -> Result<Vec<u8>> {
-        check_owner(record.owner.as_deref(), Operation::Encode)?;
         let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(&Format::MessagePack.header());
-        let mut ser = rmp_serde::Serializer::new(&mut out).with_struct_map();
-        serde::Serialize::serialize(record, &mut ser).map_err(encode_error)?;
+        self.encode_into(record, &mut out)?;
         Ok(out)
+    }
+
+    fn encode_into(&self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        check_owner(record.owner.as_deref(), Operation::Encode)?;
+        out.extend_from_slice(&Format::MessagePack.header());
+        let mut ser = rmp_serde::Serializer::new(out).with_struct_map();
+        serde::Serialize::serialize(record, &mut ser).map_err(encode_error)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Record> {
@@ -134,11 +151,15 @@ impl Codec for Json {
     }
 
     fn encode(&self, record: &Record) -> Result<Vec<u8>> {
-        check_owner(record.owner.as_deref(), Operation::Encode)?;
         let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(&Format::Json.header());
-        serde_json::to_writer(&mut out, record).map_err(encode_error)?;
+        self.encode_into(record, &mut out)?;
         Ok(out)
+    }
+
+    fn encode_into(&self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        check_owner(record.owner.as_deref(), Operation::Encode)?;
+        out.extend_from_slice(&Format::Json.header());
+        serde_json::to_writer(out, record).map_err(encode_error)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Record> {
@@ -266,6 +287,38 @@ mod tests {
                 "{}: {back:?}",
                 codec.name()
             );
+        }
+    }
+
+    #[test]
+    fn encoding_in_place_appends_exactly_what_encode_returns() {
+        /// A codec that only encodes, so the trait's own `encode_into` runs.
+        #[derive(Debug)]
+        struct Plain;
+        impl Codec for Plain {
+            fn name(&self) -> &'static str {
+                "plain"
+            }
+            fn encode(&self, record: &Record) -> Result<Vec<u8>> {
+                MessagePack.encode(record)
+            }
+            fn decode(&self, bytes: &[u8]) -> Result<Record> {
+                decode_any(bytes)
+            }
+        }
+        let record = sample();
+        let shared: Arc<dyn Codec> = Arc::new(Json);
+        for codec in [&MessagePack as &dyn Codec, &Json, &Plain, &shared] {
+            let mut out = b"before".to_vec();
+            codec.encode_into(&record, &mut out).unwrap();
+            assert_eq!(&out[..6], b"before", "{}", codec.name());
+            assert_eq!(out[6..], codec.encode(&record).unwrap(), "{}", codec.name());
+        }
+        let mut bad = sample();
+        bad.owner = Some("o".repeat(crate::record::MAX_OWNER_BYTES + 1));
+        for codec in [&MessagePack as &dyn Codec, &Json] {
+            let e = codec.encode_into(&bad, &mut Vec::new()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Invalid, "{}", codec.name());
         }
     }
 
