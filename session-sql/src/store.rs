@@ -251,12 +251,7 @@ macro_rules! sql_store {
                     return Ok(record.version + 1);
                 }
                 // No row matched: gone, or at another version. Tell the two apart.
-                let live: Option<i64> = sqlx::query_scalar(&self.sql.probe)
-                    .bind(record.key.as_str())
-                    .bind(now)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| Self::fail(e, OP))?;
+                let live = Box::pin(self.probe(&record.key, now, OP)).await?;
                 Err(match live {
                     None => session_core::Error::not_found(OP).with_store($name),
                     Some(stored) => session_core::kit::version_conflict(
@@ -287,16 +282,28 @@ macro_rules! sql_store {
                 }
                 // MySQL counts changed rows, not matched ones: a touch to the same instant
                 // changes nothing. Only a missing or expired row is not found.
-                let live: Option<i64> = sqlx::query_scalar(&self.sql.probe)
+                match Box::pin(self.probe(key, now, OP)).await? {
+                    Some(_) => Ok(()),
+                    None => Err(session_core::Error::not_found(OP).with_store($name)),
+                }
+            }
+
+            /// The stored version of the live row under `key`, if any: asked after a write
+            /// that matched no row. Run boxed by its callers: it is rare, and inline its
+            /// future would make every save's and touch's larger than the allocator's
+            /// per-thread cache serves.
+            async fn probe(
+                &self,
+                key: &session_core::SessionKey,
+                now: i64,
+                op: session_core::Operation,
+            ) -> session_core::Result<Option<i64>> {
+                sqlx::query_scalar(&self.sql.probe)
                     .bind(key.as_str())
                     .bind(now)
                     .fetch_optional(&self.pool)
                     .await
-                    .map_err(|e| Self::fail(e, OP))?;
-                match live {
-                    Some(_) => Ok(()),
-                    None => Err(session_core::Error::not_found(OP).with_store($name)),
-                }
+                    .map_err(|e| Self::fail(e, op))
             }
 
             async fn delete_now(&self, key: &session_core::SessionKey) -> session_core::Result<()> {
