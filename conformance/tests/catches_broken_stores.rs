@@ -420,3 +420,65 @@ fn a_client_side_store_that_seals_nothing_is_caught() {
         );
     }
 }
+
+/// A client-side store whose values differ within a thread but repeat across threads: its
+/// "nonce" is a per-thread counter starting at zero, as a driver drawing nonces from a counter
+/// alone would make them; within one thread its values differ, so only a case sealing on
+/// several threads sees the repeat. (Sealing is left out; only the repeat matters here.)
+#[derive(Debug)]
+struct ThreadCounter;
+
+thread_local! {
+    static SEALED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl session_core::ClientSideStore for ThreadCounter {
+    fn name(&self) -> &str {
+        "thread-counter"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Unsealed.capabilities()
+    }
+
+    fn open(&self, cookie_name: &str, value: &str) -> session_core::Opened {
+        match value.split_once('~') {
+            Some((_, rest)) => Unsealed.open(cookie_name, rest),
+            None => session_core::Opened::Invalid("no counter"),
+        }
+    }
+
+    fn seal(
+        &self,
+        cookie_name: &str,
+        token: &session_core::SessionToken,
+        record: &Record,
+    ) -> Result<String> {
+        let count = SEALED.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        Ok(format!(
+            "{count}~{}",
+            Unsealed.seal(cookie_name, token, record)?
+        ))
+    }
+}
+
+#[test]
+fn seals_that_repeat_across_threads_are_caught() {
+    const CASE: &str = "store::seals_on_many_threads_never_repeat";
+    let counter = Suite::client_side("thread-counter", |_| async { Ok(ThreadCounter) }).report();
+    assert!(
+        counter.failed().contains(&CASE),
+        "{CASE} did not fail; outcome {:?}",
+        counter.outcome(CASE)
+    );
+    // A store whose every seal of one session is alike fails it too.
+    let unsealed = Suite::client_side("unsealed", |_| async { Ok(Unsealed) }).report();
+    assert!(
+        unsealed.failed().contains(&CASE),
+        "{:?}",
+        unsealed.outcome(CASE)
+    );
+}

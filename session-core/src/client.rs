@@ -40,7 +40,8 @@ pub enum Opened {
 ///
 /// - Opening a value it sealed gives back the token and the record it was given, the record's
 ///   key being the token's key; the token is not readable in the value, and two seals of one
-///   record differ (case `store::sealed_cookie_opens_to_the_token_and_record_it_sealed`).
+///   record differ (case `store::sealed_cookie_opens_to_the_token_and_record_it_sealed`), on
+///   any thread (case `store::seals_on_many_threads_never_repeat`).
 /// - A value with any character changed, cut short, moved to another cookie name, or holding
 ///   an expired session (idle or past its absolute deadline) does not open, and no input makes
 ///   it panic (case `store::edited_moved_or_expired_cookie_never_opens`).

@@ -12,6 +12,7 @@ use crate::check::{CaseError, CaseResult, ensure, ensure_eq};
 cases!("store":
     sealed_cookie_opens_to_the_token_and_record_it_sealed => ClientSide,
     edited_moved_or_expired_cookie_never_opens => ClientSide,
+    seals_on_many_threads_never_repeat => ClientSide,
 );
 
 const COOKIE: &str = "id";
@@ -124,5 +125,49 @@ async fn edited_moved_or_expired_cookie_never_opens(fx: Fixture) -> CaseResult {
         !opens(COOKIE, &value),
         "a session past its absolute deadline opens"
     );
+    Ok(())
+}
+
+/// Sealing the same session over and over, on several threads at once, never gives the same
+/// value twice: a nonce drawn per thread from a counter alone, or a generator that every
+/// thread starts from the same state, repeats here (and under a stream cipher a repeated
+/// nonce gives the plaintexts away).
+async fn seals_on_many_threads_never_repeat(fx: Fixture) -> CaseResult {
+    const THREADS: usize = 4;
+    const SEALS: usize = 250;
+    let storage = storage(&fx).await?;
+    let token = SessionToken::generate();
+    let record = sample(&token);
+    let values = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..SEALS)
+                        .map(|_| storage.seal(COOKIE, &token, &record))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| CaseError::new("a sealing thread panicked"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let mut seen = std::collections::HashSet::new();
+    for value in values
+        .into_iter()
+        .map(|sealed| sealed.map_err(CaseError::from))
+    {
+        for value in value? {
+            ensure!(
+                seen.insert(value),
+                "two seals of one session gave the same value (a repeated nonce)"
+            );
+        }
+    }
+    ensure_eq!(seen.len(), THREADS * SEALS, "values sealed");
     Ok(())
 }
