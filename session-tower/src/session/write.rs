@@ -385,7 +385,6 @@ mod tests {
             ),
         ];
         for (what, size) in sizes {
-            eprintln!("SIZE {what} {size}");
             assert!(size <= 1024, "the future of a {what} is {size} bytes");
         }
     }
