@@ -2,10 +2,10 @@
 //!
 //! A nonce is 16 bytes drawn from the operating system once per thread, followed by that
 //! thread's 64-bit seal counter. Within a thread the counter never repeats; between threads
-//! and processes the 128 random bits differ (two alike are as likely as guessing a 128-bit
-//! key). A process started by `fork` inherits its parent's thread state, so the state
-//! remembers the process it was drawn in and draws again in any other: a parent and its
-//! child never seal under the same nonce.
+//! and processes the 128 random bits differ (among n draws, two alike with a chance of about
+//! n²/2¹²⁹: negligible for any number of threads). A process started by `fork` inherits its
+//! parent's thread state, so the state remembers the process it was drawn in and draws again
+//! in any other: a parent and its child never seal under the same nonce.
 //!
 //! XChaCha20 derives the message key from the first 16 bytes of the nonce, so all of one
 //! thread's seals share a derived key and differ in the 8-byte nonce under it, the counter:
