@@ -42,25 +42,34 @@ thread_local! {
 ///
 /// Fails only when the operating system has no random bytes for a thread's first seal.
 pub(crate) fn next() -> Result<[u8; NONCE], getrandom::Error> {
-    SOURCE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let process = std::process::id();
-        let fresh = match slot.as_ref() {
-            Some(source) => source.process != process || source.next == u64::MAX,
-            None => true,
-        };
-        if fresh {
-            *slot = Some(Source::draw()?);
-        }
-        let Some(source) = slot.as_mut() else {
-            unreachable!("drawn just above");
-        };
-        let mut nonce = [0u8; NONCE];
-        nonce[..16].copy_from_slice(&source.prefix);
-        nonce[16..].copy_from_slice(&source.next.to_le_bytes());
-        source.next += 1;
-        Ok(nonce)
-    })
+    // While a thread's locals are being torn down they cannot be reached; a seal made then
+    // takes its whole nonce from the operating system.
+    SOURCE
+        .try_with(counted)
+        .unwrap_or_else(|_| from_the_system())
+}
+
+/// A nonce wholly from the operating system.
+fn from_the_system() -> Result<[u8; NONCE], getrandom::Error> {
+    let mut nonce = [0u8; NONCE];
+    getrandom::fill(&mut nonce)?;
+    Ok(nonce)
+}
+
+/// The next nonce of this thread's state, drawn first when it is missing, spent, or was drawn
+/// in another process.
+fn counted(cell: &RefCell<Option<Source>>) -> Result<[u8; NONCE], getrandom::Error> {
+    let mut slot = cell.borrow_mut();
+    let process = std::process::id();
+    let source = match slot.as_mut() {
+        Some(source) if source.process == process && source.next < u64::MAX => source,
+        _ => slot.insert(Source::draw()?),
+    };
+    let mut nonce = [0u8; NONCE];
+    nonce[..16].copy_from_slice(&source.prefix);
+    nonce[16..].copy_from_slice(&source.next.to_le_bytes());
+    source.next += 1;
+    Ok(nonce)
 }
 
 #[cfg(test)]
