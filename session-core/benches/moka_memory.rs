@@ -44,10 +44,9 @@ fn floor() {
             Some(StdDuration::from_secs(7200))
         }
     }
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
     let before = resident_bytes();
-    let held = rt.block_on(async {
-        let cache: moka::future::Cache<[u8; 32], Arc<[u8]>> = moka::future::Cache::builder()
+    let held = {
+        let cache: moka::sync::Cache<[u8; 32], Arc<[u8]>> = moka::sync::Cache::builder()
             .max_capacity(SESSIONS + 1000)
             .expire_after(Fixed)
             .eviction_listener(|_, _, _| {})
@@ -57,12 +56,12 @@ fn floor() {
             let key = SessionKey::random();
             let mut slot = [0u8; 32];
             slot.copy_from_slice(&key.as_str().as_bytes()[..32]);
-            cache.insert(slot, empty.clone()).await;
+            cache.insert(slot, empty.clone());
         }
-        cache.run_pending_tasks().await;
+        cache.run_pending_tasks();
         let held = cache.entry_count();
         (held, cache)
-    });
+    };
     let after = resident_bytes();
     println!(
         "moka_memory: the cache alone, {} entries of a 32-byte key and an empty value: {:.0} bytes per entry",
