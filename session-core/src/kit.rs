@@ -181,6 +181,39 @@ pub async fn within<T>(
     }
 }
 
+/// Bytes the system allocator serves from its per-thread cache; a box larger than this takes
+/// its slower path on every call that makes one.
+pub const SMALL_FUTURE_BYTES: usize = 1024;
+
+/// The size in bytes of the future each per-request call of `store` makes (load, create, save,
+/// touch, delete), named. Every call's future is boxed, so a driver whose futures stay within
+/// [`SMALL_FUTURE_BYTES`] has each box served from the allocator's per-thread cache: drivers
+/// assert it in their tests. Nothing is polled, so no backend is needed.
+///
+/// ```
+/// use session_core::{MemoryStore, kit};
+///
+/// for (call, size) in kit::future_sizes(&MemoryStore::new()) {
+///     assert!(size <= kit::SMALL_FUTURE_BYTES, "the future of a {call} is {size} bytes");
+/// }
+/// ```
+pub fn future_sizes(store: &dyn crate::SessionStore) -> [(&'static str, usize); 5] {
+    let record = Record::new(
+        crate::SessionKey::random(),
+        now() + chrono::Duration::hours(1),
+    );
+    [
+        ("load", std::mem::size_of_val(&*store.load(&record.key))),
+        ("create", std::mem::size_of_val(&*store.create(&record))),
+        ("save", std::mem::size_of_val(&*store.save(&record))),
+        (
+            "touch",
+            std::mem::size_of_val(&*store.touch(&record.key, record.expires_at)),
+        ),
+        ("delete", std::mem::size_of_val(&*store.delete(&record.key))),
+    ]
+}
+
 /// `url` with any password replaced by `***`, for messages and `Debug` output: a driver's
 /// settings show where they point, never the secret.
 ///

@@ -503,21 +503,11 @@ mod tests {
     /// allocator's per-thread cache (a save's was 1,528 bytes on the cache's async interface).
     #[test]
     fn every_calls_future_stays_under_a_kilobyte() {
-        let store = MokaStore::new();
-        let key = SessionKey::random();
-        let record = Record::new(key.clone(), Utc::now() + chrono::Duration::hours(1));
-        let sizes = [
-            ("load", std::mem::size_of_val(&*store.load(&key))),
-            ("create", std::mem::size_of_val(&*store.create(&record))),
-            ("save", std::mem::size_of_val(&*store.save(&record))),
-            (
-                "touch",
-                std::mem::size_of_val(&*store.touch(&key, record.expires_at)),
-            ),
-            ("delete", std::mem::size_of_val(&*store.delete(&key))),
-        ];
-        for (call, size) in sizes {
-            assert!(size <= 1024, "the future of a {call} is {size} bytes");
+        for (call, size) in crate::kit::future_sizes(&MokaStore::new()) {
+            assert!(
+                size <= crate::kit::SMALL_FUTURE_BYTES,
+                "the future of a {call} is {size} bytes"
+            );
         }
     }
 }

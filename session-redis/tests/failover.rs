@@ -307,20 +307,11 @@ async fn every_calls_future_stays_under_a_kilobyte() {
     let store = RedisStore::connect(RedisConfig::new(one.url.clone()).with_prefix("sizes:"))
         .await
         .unwrap();
-    let store: &dyn SessionStore = &store;
-    let record = Record::new(SessionKey::random(), Utc::now() + Span::minutes(5));
-    let sizes = [
-        ("load", std::mem::size_of_val(&*store.load(&record.key))),
-        ("create", std::mem::size_of_val(&*store.create(&record))),
-        ("save", std::mem::size_of_val(&*store.save(&record))),
-        (
-            "touch",
-            std::mem::size_of_val(&*store.touch(&record.key, record.expires_at)),
-        ),
-        ("delete", std::mem::size_of_val(&*store.delete(&record.key))),
-    ];
-    for (call, size) in sizes {
-        assert!(size <= 1024, "the future of {call} is {size} bytes");
+    for (call, size) in session_core::kit::future_sizes(&store) {
+        assert!(
+            size <= session_core::kit::SMALL_FUTURE_BYTES,
+            "the future of {call} is {size} bytes"
+        );
     }
     drop(one);
     let _ = tokio::task::spawn(async { provision::shutdown() }).await;

@@ -2,24 +2,8 @@
 //! boxes its future, and a box over about a kilobyte is served by the allocator's slow path on
 //! every request. No database is needed: the pools connect lazily and nothing is polled.
 
-use session_core::chrono::{Duration, Utc};
-use session_core::{Record, SessionKey, SessionStore};
+use session_core::{SessionStore, kit};
 use session_sql::{MySqlStore, PostgresStore, SqlConfig, SqliteStore};
-
-fn sizes(store: &dyn SessionStore) -> Vec<(&'static str, usize)> {
-    let key = SessionKey::random();
-    let record = Record::new(key.clone(), Utc::now() + Duration::hours(1));
-    vec![
-        ("load", std::mem::size_of_val(&*store.load(&key))),
-        ("create", std::mem::size_of_val(&*store.create(&record))),
-        ("save", std::mem::size_of_val(&*store.save(&record))),
-        (
-            "touch",
-            std::mem::size_of_val(&*store.touch(&key, record.expires_at)),
-        ),
-        ("delete", std::mem::size_of_val(&*store.delete(&key))),
-    ]
-}
 
 #[tokio::test]
 async fn every_calls_future_stays_under_a_kilobyte() {
@@ -48,9 +32,9 @@ async fn every_calls_future_stays_under_a_kilobyte() {
         ),
     ];
     for (name, store) in &stores {
-        for (call, size) in sizes(&**store) {
+        for (call, size) in kit::future_sizes(&**store) {
             assert!(
-                size <= 1024,
+                size <= kit::SMALL_FUTURE_BYTES,
                 "{name}: the future of a {call} is {size} bytes"
             );
         }
