@@ -193,6 +193,9 @@ mod tests {
             .expect("a request");
         let future = service.call(request);
         let size = std::mem::size_of_val(&*future);
-        assert!(size <= 1024, "the layer's future is {size} bytes");
+        assert!(
+            size <= session_core::kit::SMALL_FUTURE_BYTES,
+            "the layer's future is {size} bytes"
+        );
     }
 }

@@ -385,7 +385,10 @@ mod tests {
             ),
         ];
         for (what, size) in sizes {
-            assert!(size <= 1024, "the future of a {what} is {size} bytes");
+            assert!(
+                size <= session_core::kit::SMALL_FUTURE_BYTES,
+                "the future of a {what} is {size} bytes"
+            );
         }
     }
 
