@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -75,6 +76,9 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 pub struct CookieStore {
     ciphers: Arc<[Sealer]>,
     codec: Arc<dyn Codec>,
+    /// Bytes the last seal's buffer needed: the next one starts that large, so a seal neither
+    /// grows its buffer nor holds far more than its session needs.
+    last_len: Arc<AtomicUsize>,
 }
 
 impl CookieStore {
@@ -89,6 +93,7 @@ impl CookieStore {
         Ok(CookieStore {
             ciphers,
             codec: default_codec(),
+            last_len: Arc::new(AtomicUsize::new(HEAD + TOKEN_LEN + 256 + TAG)),
         })
     }
 
@@ -111,15 +116,17 @@ impl CookieStore {
                 .with_store(NAME)
                 .with_context(format!("no random nonce: {e}"))
         })?;
-        // One buffer from the format byte to the tag, sealed in place; room for the record of
-        // a typical session, grown once for a larger one.
-        let mut bytes = Vec::with_capacity(HEAD + TOKEN_LEN + 1536 + TAG);
+        // One buffer from the format byte to the tag, sealed in place, as large as the last
+        // seal's (sessions of one application are alike in size).
+        let mut bytes = Vec::with_capacity(self.last_len.load(Ordering::Relaxed));
         bytes.push(FORMAT);
         bytes.extend_from_slice(&nonce);
         bytes.extend_from_slice(token.as_str().as_bytes());
         self.codec
             .encode_into(record, &mut bytes)
             .map_err(|e| e.with_store(NAME).with_operation(Operation::Save))?;
+        bytes.reserve_exact(TAG);
+        self.last_len.store(bytes.len() + TAG, Ordering::Relaxed);
         self.ciphers[0]
             .seal_in_place(&nonce, cookie_name.as_bytes(), &mut bytes, HEAD)
             .map_err(|_| {
