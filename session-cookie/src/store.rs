@@ -245,3 +245,37 @@ impl ClientSideStore for CookieStore {
         Ok(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use session_core::SessionToken;
+    use session_core::chrono::Duration;
+
+    use super::*;
+
+    /// Sessions of very different sizes sealed one after another each open to what was sealed,
+    /// whatever size the previous seal left as the next buffer's start.
+    #[test]
+    fn seals_of_changing_sizes_each_open_to_their_record() {
+        let store = CookieStore::new(vec![Key::generate()]).unwrap();
+        for len in [0usize, 2000, 10, 1500, 0, 2500, 300] {
+            let token = SessionToken::generate();
+            let mut record = Record::new(token.key(), Utc::now() + Duration::hours(1));
+            record.insert("notes", "n".repeat(len)).unwrap();
+            let value = store.seal("id", &token, &record).unwrap();
+            let needed = store.last_len.load(Ordering::Relaxed);
+            assert!(needed > len && needed < len + 400, "{len}: hint {needed}");
+            match store.open("id", &value) {
+                Opened::Valid {
+                    token: opened,
+                    record: back,
+                    ..
+                } => {
+                    assert!(opened == token, "{len}: another token");
+                    assert_eq!(back.data, record.data, "{len}");
+                }
+                other => panic!("{len}: did not open: {other:?}"),
+            }
+        }
+    }
+}
