@@ -42,18 +42,9 @@ thread_local! {
 ///
 /// Fails only when the operating system has no random bytes for a thread's first seal.
 pub(crate) fn next() -> Result<[u8; NONCE], getrandom::Error> {
-    // While a thread's locals are being torn down they cannot be reached; a seal made then
-    // takes its whole nonce from the operating system.
-    SOURCE
-        .try_with(counted)
-        .unwrap_or_else(|_| from_the_system())
-}
-
-/// A nonce wholly from the operating system.
-fn from_the_system() -> Result<[u8; NONCE], getrandom::Error> {
-    let mut nonce = [0u8; NONCE];
-    getrandom::fill(&mut nonce)?;
-    Ok(nonce)
+    // The state is constant-initialised and has nothing to drop, so it is never torn down and
+    // every thread reaches it at any time, its exit included.
+    SOURCE.with(counted)
 }
 
 /// The next nonce of this thread's state, drawn first when it is missing, spent, or was drawn

@@ -357,7 +357,7 @@ impl SessionStore for MokaStore {
                 }
                 other => {
                     replaced_owner = other.and_then(|e| e.into_value().owner().map(str::to_owned));
-                    Op::Put(new.clone())
+                    Op::Put(new)
                 }
             });
         match outcome {
@@ -395,7 +395,7 @@ impl SessionStore for MokaStore {
                 }
                 Some(e) => {
                     old_owner = e.owner().map(str::to_owned);
-                    Op::Put(new.clone())
+                    Op::Put(new)
                 }
             });
         match outcome {
